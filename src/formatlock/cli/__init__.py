@@ -1,0 +1,54 @@
+"""The ``formatlock`` command line: a thin click shell over the library.
+
+Each command lives in its own module and only parses options, calls the library and reports.
+Every :class:`~formatlock.errors.FormatlockError` becomes a one-line message on stderr and the
+error's exit code; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import FormatlockError
+
+
+class _Group(click.Group):
+    """A click group that turns formatlock errors into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
+        try:
+            return super().invoke(ctx)
+        except FormatlockError as exc:
+            click.echo(f"formatlock: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="formatlock")
+def cli() -> None:
+    """Make local LLMs return output that always matches a schema.
+
+    \b
+    Exit codes (every command):
+      0  success
+      1  the output/documents did not meet the schema (see each command)
+      2  usage error, bad schema, unreadable input or model
+    """
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="formatlock")
+
+
+def _register() -> None:
+    """Add every ``*_cmd`` module's ``command``; command modules import model libraries lazily."""
+    import importlib
+    import pkgutil
+
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if info.name.endswith("_cmd"):
+            cli.add_command(importlib.import_module(f"{__name__}.{info.name}").command)
+
+
+_register()

@@ -1,0 +1,100 @@
+"""The one exception hierarchy of formatlock.
+
+Every error a caller can meet derives from :class:`FormatlockError`. Each class carries the
+CLI exit code it maps to, so the CLI turns any of them into a one-line message and a code
+without a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class FormatlockError(Exception):
+    """Base class of every formatlock error."""
+
+    exit_code: int = 2
+
+
+class UsageError(FormatlockError):
+    """The caller asked for something that makes no sense (bad option combination, bad value)."""
+
+
+class SchemaError(FormatlockError):
+    """A schema could not be read, parsed or meta-validated, or names a remote `$ref`."""
+
+
+class ModelError(FormatlockError):
+    """A model is unknown, missing, or its file cannot be loaded."""
+
+
+class InputError(FormatlockError):
+    """An input file (documents, prompts) cannot be read."""
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One validation problem: where (JSON pointer), which keyword, and what."""
+
+    pointer: str
+    keyword: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"pointer": self.pointer, "keyword": self.keyword, "message": self.message}
+
+    def __str__(self) -> str:
+        return f"{self.pointer or '/'}: {self.message}"
+
+
+@dataclass
+class Attempt:
+    """One try at producing a document: the raw text and what was wrong with it."""
+
+    raw: str
+    errors: list[Issue] = field(default_factory=list)
+    truncated: bool = False
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors and not self.truncated
+
+
+class EnforcementError(FormatlockError):
+    """The guarantee could not be met: no schema-valid output was produced.
+
+    Carries every attempt, the raw text of the last one and its validation errors, so the
+    caller can see why.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, attempts: list[Attempt] | None = None) -> None:
+        super().__init__(message)
+        self.attempts: list[Attempt] = list(attempts or [])
+
+    @property
+    def last_output(self) -> str | None:
+        return self.attempts[-1].raw if self.attempts else None
+
+    @property
+    def errors(self) -> list[Issue]:
+        return self.attempts[-1].errors if self.attempts else []
+
+
+class UnsupportedSchemaError(EnforcementError):
+    """The schema uses something generation cannot serve; names the keyword and JSON pointer."""
+
+    def __init__(self, message: str, keyword: str, pointer: str) -> None:
+        super().__init__(f"{pointer or '/'}: {keyword}: {message}")
+        self.keyword = keyword
+        self.pointer = pointer
+
+
+class CompileError(EnforcementError):
+    """The constraint could not be compiled within the time or memory bound."""
+
+
+class DecodingError(EnforcementError):
+    """The constrained decoder could not run (e.g. the mask could not be applied)."""
+
