@@ -1,0 +1,40 @@
+"""formatlock: make local LLMs return output that always matches a schema.
+
+The data flow is schema -> compiled constraint -> generation -> validation -> record -> dataset;
+each step has its own module. The public API is re-exported here and imported lazily, so
+``import formatlock`` stays fast and does not load llama.cpp.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import (
+    CompileError,
+    DecodingError,
+    EnforcementError,
+    FormatlockError,
+    InputError,
+    ModelError,
+    SchemaError,
+    UnsupportedSchemaError,
+    UsageError,
+)
+from .schemas import Schema, load_schema
+from .validation import Validator
+
+__all__ = [
+    "CompileError", "DecodingError", "EnforcementError", "FormatlockError", "InputError", "ModelError",
+    "SchemaError", "UnsupportedSchemaError", "UsageError", "Schema", "Validator", "load_schema",
+    "generate", "generate_results",
+]
+
+_LAZY = {"generate": "generation", "generate_results": "generation"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'formatlock' has no attribute {name!r}")

