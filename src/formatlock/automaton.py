@@ -1,18 +1,20 @@
 """The token-level view of a compiled constraint that the decoder walks.
 
-Wraps an outlines_core ``Index`` with per-state memos: the allowed token ids as a numpy array
-(so masking is one vectorised gather), whether generation may stop, and the *forced* run of
-text from a state. Text is forced when every allowed token starts with the same byte; the decoder
-then appends it without a model step (jump-forward), tokenised the way the model would.
+States are states of the lazily built byte DFA (:mod:`formatlock.fsm`). The tokens allowed in a
+state are found by walking every token's bytes through the DFA at once (numpy, one gather per
+byte position) and memoised, so only states that decoding visits cost anything. Text is *forced*
+when the DFA has a single way on; the decoder then appends it without a model step
+(jump-forward), tokenised the way the model would.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
+from .fsm import LazyDFA
 from .vocabulary import TokenVocabulary
 
 _MAX_FORCED_BYTES = 256
@@ -29,10 +31,10 @@ class StateInfo:
 class Automaton:
     """A compiled constraint over one model's vocabulary, with memoised state queries."""
 
-    def __init__(self, index: Any, vocabulary: TokenVocabulary, tokenize: Callable[[bytes], list[int]]) -> None:
-        self.index = index
+    def __init__(self, regex: str, vocabulary: TokenVocabulary, tokenize: Callable[[bytes], list[int]]) -> None:
+        self.dfa = LazyDFA(regex)
         self.vocabulary = vocabulary
-        self.initial_state: int = index.get_initial_state()
+        self.initial_state: int = self.dfa.initial
         self._tokenize = tokenize
         self._info: dict[int, StateInfo] = {}
         self._forced: dict[int, tuple[list[int], int]] = {}
@@ -40,14 +42,36 @@ class Automaton:
     def info(self, state: int) -> StateInfo:
         found = self._info.get(state)
         if found is None:
-            tokens = self.index.get_allowed_tokens(state) or []
-            eos = self.vocabulary.eos_id
-            allowed = np.fromiter((t for t in tokens if t != eos), dtype=np.int64)
-            found = self._info[state] = StateInfo(allowed, self.index.is_final_state(state))
+            found = self._info[state] = StateInfo(self._walk(state), self.dfa.accepting[state])
         return found
 
+    def _walk(self, state: int) -> np.ndarray:
+        """Ids of the tokens whose every byte keeps the DFA alive from ``state``."""
+        vocab = self.vocabulary
+        ids = vocab.walk_ids
+        states = np.full(len(ids), state, dtype=np.int32)
+        finished = []
+        position = 0
+        while len(ids):
+            done = vocab.lengths[ids] == position
+            if done.any():
+                finished.append(ids[done])
+                ids, states = ids[~done], states[~done]
+                if not len(ids):
+                    break
+            self.dfa.ensure(states)
+            states = self.dfa.table[states, vocab.matrix[ids, position]]
+            alive = states != 0
+            ids, states = ids[alive], states[alive]
+            position += 1
+        return np.sort(np.concatenate(finished)) if finished else np.zeros(0, dtype=np.int64)
+
     def advance(self, state: int, token: int) -> int | None:
-        return self.index.get_next_state(state, token)
+        for byte in self.vocabulary.pieces[token]:
+            state = self.dfa.step(state, byte)
+            if state == 0:
+                return None
+        return state
 
     def forced(self, state: int) -> tuple[list[int], int]:
         """Tokens that must come next from ``state`` (possibly none) and the state after them."""
@@ -59,27 +83,21 @@ class Automaton:
     def _compute_forced(self, state: int) -> tuple[list[int], int]:
         text = bytearray()
         current = state
-        while len(text) < _MAX_FORCED_BYTES:
-            info = self.info(current)
-            if info.may_stop or len(info.allowed) == 0:
+        while len(text) < _MAX_FORCED_BYTES and not self.dfa.accepting[current]:
+            ways = np.flatnonzero(self.dfa.row(current))
+            if len(ways) != 1:
                 break
-            firsts = self.vocabulary.first_byte[info.allowed]
-            if (firsts != firsts[0]).any():
-                break
-            byte_token = self.vocabulary.byte_token.get(int(firsts[0]))
-            following = None if byte_token is None else self.advance(current, byte_token)
-            if following is None:
-                break
-            text.append(int(firsts[0]))
-            current = following
+            text.append(int(ways[0]))
+            current = self.dfa.step(current, int(ways[0]))
         if not text:
             return [], state
         return self._tokens_for(bytes(text), state, current)
 
     def _tokens_for(self, text: bytes, start: int, end: int) -> tuple[list[int], int]:
-        """Tokenise forced text as the model would; fall back to single bytes if that leaves the automaton."""
-        tokens = self._tokenize(text)
-        if self.vocabulary.decode(tokens) == text:
+        """Tokenise forced text as the model would; else as single bytes; else force nothing."""
+        for tokens in (self._tokenize(text), [self.vocabulary.byte_token.get(b) for b in text]):
+            if None in tokens or self.vocabulary.decode(tokens) != text:
+                continue
             current: int | None = start
             for token in tokens:
                 current = self.advance(current, token)
@@ -87,4 +105,4 @@ class Automaton:
                     break
             if current == end:
                 return tokens, end
-        return [self.vocabulary.byte_token[b] for b in text], end
+        return [], start

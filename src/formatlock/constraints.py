@@ -16,7 +16,6 @@ from typing import Any, Callable
 
 from .automaton import Automaton
 from .errors import Issue, UnsupportedSchemaError, UsageError
-from .indexes import INDEXES
 from .json_regex import KeywordUse, compile_schema
 from .models import Model
 from .prompting import schema_instruction
@@ -50,8 +49,7 @@ class Constraint:
             if found is not None:
                 _AUTOMATA.move_to_end(key)
                 return found
-        index = INDEXES.get(self.regex, vocabulary)
-        automaton = Automaton(index, vocabulary, lambda text: model.llm.tokenize(text, add_bos=False, special=False))
+        automaton = Automaton(self.regex, vocabulary, lambda text: model.llm.tokenize(text, add_bos=False, special=False))
         with _AUTOMATA_LOCK:
             _AUTOMATA[key] = automaton
             while len(_AUTOMATA) > _MAX_AUTOMATA:

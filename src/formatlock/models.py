@@ -8,6 +8,7 @@ lock serialises use of its llama.cpp context, which is not thread-safe.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import threading
@@ -73,14 +74,16 @@ class Model:
 
     def __init__(self, name: str, path: Path, n_ctx: int = DEFAULT_CONTEXT) -> None:
         import llama_cpp
+        from llama_cpp._utils import suppress_stdout_stderr
 
         self.name = name
         self.path = path
         self.lock = threading.RLock()
         try:
-            self.llm = llama_cpp.Llama(
-                model_path=str(path), n_ctx=n_ctx, n_threads=max(1, os.cpu_count() or 1), verbose=False
-            )
+            with suppress_stdout_stderr(disable=False):  # llama.cpp logs to stderr while loading
+                self.llm = llama_cpp.Llama(
+                    model_path=str(path), n_ctx=n_ctx, n_threads=max(1, os.cpu_count() or 1), verbose=False
+                )
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(f"cannot load model {name} from {path}: {exc}") from None
         self.n_ctx = self.llm.n_ctx()
@@ -134,6 +137,15 @@ def resolve(ref: str | os.PathLike[str] | None) -> tuple[str, Path]:
     if magic != _GGUF_MAGIC:
         raise ModelError(f"{path} is not a GGUF model file")
     return name, path.resolve()
+
+
+@atexit.register
+def _close_all() -> None:
+    # Free llama.cpp models before interpreter teardown; later, their finalisers would fail noisily.
+    with _load_lock:
+        for model in _loaded.values():
+            model.llm.close()
+        _loaded.clear()
 
 
 def load_model(ref: str | os.PathLike[str] | Model | None = None) -> Model:

@@ -15,19 +15,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from outlines_core import Vocabulary
-
     from .models import Model
 
 
 class TokenVocabulary:
-    """Token id -> bytes, plus the views the decoder needs (first byte, single-byte tokens)."""
+    """Token id -> bytes, plus the views the decoder needs (a padded byte matrix, single-byte tokens)."""
 
     def __init__(self, pieces: list[bytes], eos_id: int) -> None:
         self.pieces = pieces
         self.eos_id = eos_id
-        self.first_byte = np.array([p[0] if p else -1 for p in pieces], dtype=np.int16)
         self.byte_token = {p[0]: i for i, p in enumerate(pieces) if len(p) == 1 and i != eos_id}
+        self.lengths = np.array([len(p) for p in pieces], dtype=np.int32)
+        self.walk_ids = np.array([i for i, p in enumerate(pieces) if p and i != eos_id], dtype=np.int64)
+        self.matrix = np.zeros((len(pieces), int(self.lengths.max(initial=1))), dtype=np.uint8)
+        for i, piece in enumerate(pieces):
+            self.matrix[i, : len(piece)] = np.frombuffer(piece, dtype=np.uint8)
         digest = hashlib.sha256(str(eos_id).encode())
         for piece in pieces:
             digest.update(len(piece).to_bytes(2, "little"))
@@ -46,19 +48,6 @@ class TokenVocabulary:
             n = llama_cpp.llama_token_to_piece(vocab, token, buffer, size, 0, False)
             pieces.append(buffer.raw[:n] if n > 0 else b"")
         return cls(pieces, model.eos_id)
-
-    def outlines(self) -> Vocabulary:
-        """The outlines_core vocabulary: every token with text except end-of-generation."""
-        from outlines_core import Vocabulary
-
-        return Vocabulary(self.eos_id, self.token_map())
-
-    def token_map(self) -> dict[bytes, list[int]]:
-        mapping: dict[bytes, list[int]] = {}
-        for token, piece in enumerate(self.pieces):
-            if piece and token != self.eos_id:
-                mapping.setdefault(piece, []).append(token)
-        return mapping
 
     def decode(self, tokens: list[int]) -> bytes:
         return b"".join(self.pieces[t] for t in tokens)

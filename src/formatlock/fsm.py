@@ -1,0 +1,262 @@
+"""Regex -> byte-level automaton, built lazily.
+
+The regex (Python ``re`` syntax; our schema compiler emits a subset of it) is parsed with the
+standard library's parser and turned into a Thompson NFA over UTF-8 *bytes*. The DFA is built on
+demand (subset construction one state at a time), so compiling costs milliseconds whatever the
+regex size, and only states that decoding actually visits are ever materialised. Size limits turn
+pathological regexes into a typed error instead of an OOM.
+"""
+
+from __future__ import annotations
+
+import re
+from re import _constants as C  # noqa: N812 - the stdlib's own names
+from re import _parser as sre
+
+import numpy as np
+
+from .errors import CompileError, UsageError
+
+MAX_NFA_STATES = 2_000_000
+MAX_DFA_STATES = 200_000
+_MAX_CODE = 0x10FFFF
+_SURROGATES = (0xD800, 0xDFFF)
+_CATEGORIES = {  # ASCII meanings, as in ECMA-262 (JSON Schema `pattern`) without the u flag
+    C.CATEGORY_DIGIT: [(48, 57)],
+    C.CATEGORY_WORD: [(48, 57), (65, 90), (95, 95), (97, 122)],
+    C.CATEGORY_SPACE: [(9, 13), (32, 32)],
+}
+_NEGATED = {C.CATEGORY_NOT_DIGIT: C.CATEGORY_DIGIT, C.CATEGORY_NOT_WORD: C.CATEGORY_WORD,
+            C.CATEGORY_NOT_SPACE: C.CATEGORY_SPACE}
+
+Ranges = list[tuple[int, int]]
+
+
+def _normalise(ranges: Ranges) -> Ranges:
+    merged: Ranges = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def _negate(ranges: Ranges) -> Ranges:
+    out: Ranges = []
+    start = 0
+    for lo, hi in _normalise(ranges):
+        if lo > start:
+            out.append((start, lo - 1))
+        start = hi + 1
+    if start <= _MAX_CODE:
+        out.append((start, _MAX_CODE))
+    return out
+
+
+def _without_surrogates(ranges: Ranges) -> Ranges:
+    lo_s, hi_s = _SURROGATES
+    out: Ranges = []
+    for lo, hi in ranges:
+        if hi < lo_s or lo > hi_s:
+            out.append((lo, hi))
+            continue
+        if lo < lo_s:
+            out.append((lo, lo_s - 1))
+        if hi > hi_s:
+            out.append((hi_s + 1, hi))
+    return out
+
+
+def utf8_sequences(lo: int, hi: int) -> list[list[tuple[int, int]]]:
+    """Byte-range sequences whose concatenations are exactly the UTF-8 encodings of ``lo..hi``."""
+    out: list[list[tuple[int, int]]] = []
+    for a, b in ((0, 0x7F), (0x80, 0x7FF), (0x800, 0xFFFF), (0x10000, _MAX_CODE)):
+        if lo <= b and hi >= a:
+            _split(max(lo, a), min(hi, b), out)
+    return out
+
+
+def _split(lo: int, hi: int, out: list[list[tuple[int, int]]]) -> None:
+    length = len(chr(lo).encode("utf-8", "surrogatepass"))
+    for i in range(1, length):
+        mask = (1 << (6 * i)) - 1
+        if lo & ~mask != hi & ~mask:
+            if lo & mask:
+                _split(lo, lo | mask, out)
+                _split((lo | mask) + 1, hi, out)
+                return
+            if hi & mask != mask:
+                _split(lo, (hi & ~mask) - 1, out)
+                _split(hi & ~mask, hi, out)
+                return
+    a = chr(lo).encode("utf-8", "surrogatepass")
+    b = chr(hi).encode("utf-8", "surrogatepass")
+    out.append(list(zip(a, b)))
+
+
+class _NFA:
+    """A Thompson NFA over bytes: byte-range edges and epsilon edges."""
+
+    def __init__(self) -> None:
+        self.edges: list[list[tuple[int, int, int]]] = []
+        self.eps: list[list[int]] = []
+
+    def state(self) -> int:
+        if len(self.edges) >= MAX_NFA_STATES:
+            raise CompileError(f"the regex expands to more than {MAX_NFA_STATES:,} automaton states")
+        self.edges.append([])
+        self.eps.append([])
+        return len(self.edges) - 1
+
+    def build(self, items: list, start: int) -> int:
+        """Add ``items`` (a parsed sequence) after ``start``; return the end state."""
+        for op, arg in items:
+            start = self._one(op, arg, start)
+        return start
+
+    def _one(self, op: object, arg: object, start: int) -> int:
+        if op is C.LITERAL:
+            return self._ranges([(arg, arg)], start)
+        if op is C.NOT_LITERAL:
+            return self._ranges(_negate([(arg, arg)]), start)
+        if op is C.ANY:
+            return self._ranges(_negate([(10, 10)]), start)
+        if op is C.IN:
+            return self._ranges(_class_ranges(arg), start)
+        if op is C.SUBPATTERN:
+            _group, add_flags, del_flags, body = arg
+            if add_flags & ~re.UNICODE or del_flags:
+                raise UsageError("inline regex flags are not supported")
+            return self.build(body, start)
+        if op is C.BRANCH:
+            end = self.state()
+            for branch in arg[1]:
+                self.eps[self.build(branch, start)].append(end)
+            return end
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+            return self._repeat(*arg, start=start)
+        if op is C.AT and arg in (C.AT_BEGINNING, C.AT_BEGINNING_STRING, C.AT_END, C.AT_END_STRING):
+            return start  # the whole output must match, so edge anchors mean nothing more
+        raise UsageError(f"regex construct {op} is not supported for constrained decoding")
+
+    def _repeat(self, lo: int, hi: int, body: list, start: int) -> int:
+        for _ in range(lo):
+            start = self.build(body, start)
+        if hi is C.MAXREPEAT:
+            loop = self.state()
+            self.eps[start].append(loop)
+            self.eps[self.build(body, loop)].append(loop)
+            return loop
+        end = self.state()
+        for _ in range(hi - lo):
+            self.eps[start].append(end)
+            start = self.build(body, start)
+        self.eps[start].append(end)
+        return end
+
+    def _ranges(self, ranges: Ranges, start: int) -> int:
+        end = self.state()
+        for lo, hi in _without_surrogates(_normalise(ranges)):
+            for sequence in utf8_sequences(lo, hi):
+                current = start
+                for i, (a, b) in enumerate(sequence):
+                    target = end if i == len(sequence) - 1 else self.state()
+                    self.edges[current].append((a, b, target))
+                    current = target
+        return end
+
+
+def _class_ranges(items: list) -> Ranges:
+    ranges: Ranges = []
+    negate = False
+    for op, arg in items:
+        if op is C.NEGATE:
+            negate = True
+        elif op is C.LITERAL:
+            ranges.append((arg, arg))
+        elif op is C.RANGE:
+            ranges.append(arg)
+        elif op is C.CATEGORY and arg in _CATEGORIES:
+            ranges += _CATEGORIES[arg]
+        elif op is C.CATEGORY and arg in _NEGATED:
+            ranges += _negate(_CATEGORIES[_NEGATED[arg]])
+        else:
+            raise UsageError(f"regex class item {op} {arg} is not supported")
+    return _negate(ranges) if negate else ranges
+
+
+class LazyDFA:
+    """A byte-level DFA materialised on demand. State 0 is dead; rows are 256-wide int32."""
+
+    def __init__(self, pattern: str) -> None:
+        try:
+            parsed = sre.parse(pattern)
+        except (re.error, OverflowError, RecursionError) as exc:
+            raise UsageError(f"invalid regex: {exc}") from None
+        if parsed.state.flags & ~(re.UNICODE | re.ASCII):
+            raise UsageError("regex flags are not supported")
+        self._nfa = _NFA()
+        begin = self._nfa.state()
+        try:
+            self._accept = self._nfa.build(list(parsed), begin)
+        except RecursionError:
+            raise CompileError("the regex nests too deeply") from None
+        self._ids: dict[frozenset[int], int] = {frozenset(): 0}
+        self._sets: list[frozenset[int]] = [frozenset()]
+        self.accepting: list[bool] = [False]
+        self.table = np.zeros((64, 256), dtype=np.int32)
+        self._done = np.zeros(64, dtype=bool)
+        self._done[0] = True
+        self.initial = self._intern(self._closure([begin]))
+
+    def _closure(self, states: list[int]) -> frozenset[int]:
+        seen = set(states)
+        stack = list(states)
+        eps = self._nfa.eps
+        while stack:
+            for nxt in eps[stack.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return frozenset(s for s in seen if self._nfa.edges[s] or s == self._accept)
+
+    def _intern(self, states: frozenset[int]) -> int:
+        found = self._ids.get(states)
+        if found is not None:
+            return found
+        if len(self._sets) >= MAX_DFA_STATES:
+            raise CompileError(f"the constraint needs more than {MAX_DFA_STATES:,} automaton states")
+        new = len(self._sets)
+        self._ids[states] = new
+        self._sets.append(states)
+        self.accepting.append(self._accept in states)
+        if new >= len(self._done):
+            self.table = np.vstack([self.table, np.zeros_like(self.table)])
+            self._done = np.concatenate([self._done, np.zeros_like(self._done)])
+        return new
+
+    def ensure(self, states: np.ndarray | list[int]) -> None:
+        """Materialise the rows of ``states`` (and intern the states they lead to)."""
+        for state in np.unique(states) if isinstance(states, np.ndarray) else states:
+            if not self._done[state]:
+                self._compute(int(state))
+
+    def row(self, state: int) -> np.ndarray:
+        if not self._done[state]:
+            self._compute(state)
+        return self.table[state]
+
+    def step(self, state: int, byte: int) -> int:
+        return int(self.row(state)[byte])
+
+    def _compute(self, state: int) -> None:
+        edges = [e for s in self._sets[state] for e in self._nfa.edges[s]]
+        cuts = sorted({0, 256} | {lo for lo, _, _ in edges} | {hi + 1 for _, hi, _ in edges})
+        row = np.zeros(256, dtype=np.int32)
+        for lo, nxt in zip(cuts, cuts[1:]):
+            targets = [t for a, b, t in edges if a <= lo and nxt - 1 <= b]
+            if targets:
+                row[lo:nxt] = self._intern(self._closure(targets))
+        self.table[state] = row
+        self._done[state] = True
