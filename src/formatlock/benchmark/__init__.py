@@ -1,0 +1,1 @@
+"""Benchmarks that compare formatlock with the engines it builds on, each isolated in a worker."""

@@ -1,0 +1,117 @@
+"""The four generation paths the benchmarks compare, behind one small interface.
+
+Each engine gets the same rendered prompt (the model's chat template and the schema instruction
+from :mod:`formatlock.prompting`), greedy or seeded sampling, and the same token budget.
+``prepare`` compiles a constraint and reports its time; ``run`` generates one output.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from ..models import load_model
+from ..prompting import render, schema_instruction
+
+ENGINES = ("formatlock", "outlines", "llama-grammar", "unconstrained")
+
+
+class _Engine:
+    def __init__(self, model: str) -> None:
+        self.model = load_model(model)
+        self.schema: Any = None
+
+    def prepare(self, schema: Any) -> dict[str, Any]:
+        started = time.perf_counter()
+        self._compile(schema)
+        first = time.perf_counter() - started
+        started = time.perf_counter()
+        self._compile(schema)
+        return {"compile_s": first, "compile_cached_s": time.perf_counter() - started}
+
+    def _compile(self, schema: Any) -> None:
+        self.schema = schema
+
+    def run(self, prompt: str, max_tokens: int, seed: int, temperature: float = 0.0) -> dict[str, Any]:
+        text = render(self.model, prompt, schema_instruction(self.schema))
+        started = time.perf_counter()
+        output, tokens, steps = self._generate(text, max_tokens, seed, temperature)
+        return {"text": output, "tokens": tokens, "model_steps": steps, "seconds": time.perf_counter() - started}
+
+    def _generate(self, text: str, max_tokens: int, seed: int, temperature: float) -> tuple[str, int, int]:
+        raise NotImplementedError
+
+
+class _Completion(_Engine):
+    """llama-cpp-python's own completion, optionally with a GBNF grammar."""
+
+    grammar: Any = None
+
+    def _generate(self, text: str, max_tokens: int, seed: int, temperature: float) -> tuple[str, int, int]:
+        out = self.model.llm.create_completion(
+            text, max_tokens=max_tokens, temperature=temperature, seed=seed, grammar=self.grammar
+        )
+        tokens = out["usage"]["completion_tokens"]
+        return out["choices"][0]["text"], tokens, tokens
+
+
+class Unconstrained(_Completion):
+    pass
+
+
+class LlamaGrammar(_Completion):
+    def _compile(self, schema: Any) -> None:
+        from llama_cpp import LlamaGrammar as Grammar
+
+        self.schema = schema
+        self.grammar = Grammar.from_json_schema(json.dumps(schema), verbose=False)
+
+
+class Outlines(_Engine):
+    """Plain ``outlines.Generator`` on the same llama.cpp model."""
+
+    def _compile(self, schema: Any) -> None:
+        import outlines
+        from outlines.types import JsonSchema
+
+        self.schema = schema
+        self.generator = outlines.Generator(outlines.from_llamacpp(self.model.llm, chat_mode=False),
+                                            JsonSchema(json.dumps(schema)))
+
+    def _generate(self, text: str, max_tokens: int, seed: int, temperature: float) -> tuple[str, int, int]:
+        output = self.generator(text, max_tokens=max_tokens, temperature=temperature, seed=seed)
+        tokens = len(self.model.llm.tokenize(output.encode("utf-8"), add_bos=False, special=False))
+        return output, tokens, tokens
+
+
+class Formatlock(_Engine):
+    """formatlock's constrained decoder, with validation and resampling."""
+
+    def _compile(self, schema: Any) -> None:
+        from ..constraints import for_schema
+
+        self.schema = schema
+        self.constraint = for_schema(schema)
+        self.constraint.automaton(self.model)
+
+    def run(self, prompt: str, max_tokens: int, seed: int, temperature: float = 0.0) -> dict[str, Any]:
+        from ..errors import EnforcementError
+        from ..generation import run
+
+        started = time.perf_counter()
+        try:
+            result = run(self.constraint, prompt, model=self.model, max_tokens=max_tokens, temperature=temperature,
+                         seed=seed)[0]
+        except EnforcementError as exc:
+            return {"text": exc.last_output or "", "tokens": 0, "model_steps": 0, "refused": str(exc)[:300],
+                    "seconds": time.perf_counter() - started}
+        return {"text": result.text, "tokens": result.tokens, "model_steps": result.model_steps,
+                "attempts": len(result.attempts), "seconds": time.perf_counter() - started}
+
+
+def make_engine(name: str, model: str) -> _Engine:
+    """The engine called ``name`` on ``model``."""
+    classes = {"formatlock": Formatlock, "outlines": Outlines, "llama-grammar": LlamaGrammar,
+               "unconstrained": Unconstrained}
+    return classes[name](model)
