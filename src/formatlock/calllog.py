@@ -1,0 +1,294 @@
+"""The call log: every enforced call and every attempt, recorded in SQLite.
+
+One row per attempt in ``attempts`` (call id, attempt number, mode, prompt, raw output, the
+validated document, errors, model, latency, time) and one row per schema in ``schemas`` (its
+content-hash id, name, title and the document itself, so readers can reload it).
+
+The database lives in ``$FORMATLOCK_HOME/calls.sqlite3`` (default ``~/.local/share/formatlock``).
+It runs in WAL mode; each write opens its own connection and commits one short ``BEGIN
+IMMEDIATE`` transaction, so threads and processes can write at once and a killed writer leaves
+every committed row readable. The layout is versioned with ``PRAGMA user_version`` and upgraded
+by the numbered steps in :data:`MIGRATIONS`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import Issue
+from .schemas import Schema
+
+MODES = ("prompt", "wrap", "fallback")
+BUSY_TIMEOUT_MS = 30_000
+
+# Step k (1-based) upgrades a database from user_version k-1 to k. Append; never edit a step.
+MIGRATIONS: list[tuple[str, ...]] = [
+    (
+        """CREATE TABLE schemas (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            title TEXT NOT NULL,
+            document TEXT NOT NULL,
+            created REAL NOT NULL
+        )""",
+        """CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY,
+            call_id TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            mode TEXT NOT NULL CHECK (mode IN ('prompt', 'wrap', 'fallback')),
+            schema_id TEXT NOT NULL REFERENCES schemas (id),
+            function TEXT NOT NULL,
+            prompt TEXT,
+            output TEXT NOT NULL,
+            document TEXT,
+            valid INTEGER NOT NULL,
+            errors TEXT NOT NULL,
+            model TEXT,
+            latency REAL,
+            created REAL NOT NULL,
+            UNIQUE (call_id, attempt)
+        )""",
+        "CREATE INDEX attempts_by_schema ON attempts (schema_id, mode, attempt)",
+    ),
+]
+
+_log = logging.getLogger("formatlock.calllog")
+_ready: set[Path] = set()  # databases migrated by this process
+_stored_schemas: set[tuple[Path, str]] = set()  # (database, schema id) known to be stored
+_state_lock = threading.Lock()
+_warned = False
+
+
+def formatlock_home() -> Path:
+    """formatlock's data directory: ``$FORMATLOCK_HOME``, else ``~/.local/share/formatlock``."""
+    configured = os.environ.get("FORMATLOCK_HOME")
+    return Path(configured).expanduser() if configured else Path.home() / ".local" / "share" / "formatlock"
+
+
+@dataclass(frozen=True)
+class LoggedAttempt:
+    """One attempt of one call, as written to and read from the log."""
+
+    call_id: str
+    attempt: int  # 1-based, numbered across the whole call (wrap attempts, then fallback ones)
+    mode: str  # "prompt" | "wrap" | "fallback"
+    schema_id: str
+    function: str
+    prompt: str | list[dict[str, str]] | None  # None when a wrapped function had no prompt argument
+    output: str  # the raw text
+    valid: bool
+    errors: list[Issue] = field(default_factory=list)
+    document: Any = None  # the validated JSON value (valid attempts only)
+    model: str | None = None  # None for wrapped remote calls
+    latency: float | None = None  # seconds; None where the attempt was not timed on its own
+    timestamp: float = field(default_factory=time.time)
+    schema_title: str = ""  # filled in when read back
+
+
+@dataclass(frozen=True)
+class SchemaStats:
+    """Per-schema counts, and the prompt-only valid rate (first attempts of wrapped calls)."""
+
+    schema_id: str
+    name: str
+    title: str
+    calls: int
+    valid_calls: int
+    attempts: int
+    valid_attempts: int
+    wrap_first_attempts: int
+    wrap_first_valid: int
+
+    @property
+    def prompt_only_valid_rate(self) -> float | None:
+        """How often the wrapped LLM was right first time; None without wrapped calls."""
+        return self.wrap_first_valid / self.wrap_first_attempts if self.wrap_first_attempts else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "schema_id": self.schema_id, "name": self.name, "title": self.title, "calls": self.calls,
+            "valid_calls": self.valid_calls, "attempts": self.attempts, "valid_attempts": self.valid_attempts,
+            "wrap_first_attempts": self.wrap_first_attempts, "wrap_first_valid": self.wrap_first_valid,
+            "prompt_only_valid_rate": self.prompt_only_valid_rate,
+        }
+
+
+@dataclass(frozen=True)
+class LoggedSchema:
+    """A schema as stored in the log; ``load_schema(entry.document)`` reloads it."""
+
+    id: str
+    name: str
+    title: str
+    document: dict[str, Any] | bool
+
+
+class CallLog:
+    """The SQLite call log at ``path`` (default: ``calls.sqlite3`` in :func:`formatlock_home`)."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else formatlock_home() / "calls.sqlite3"
+
+    def add(self, schema: Schema, attempts: Iterable[LoggedAttempt]) -> None:
+        """Write attempts (and the schema, once per id) in one short transaction."""
+        rows = [_row(a) for a in attempts]
+        key = (self.path, schema.id)
+        with self._transaction() as conn:
+            if key not in _stored_schemas:
+                conn.execute(
+                    "INSERT OR IGNORE INTO schemas (id, name, title, document, created) VALUES (?, ?, ?, ?, ?)",
+                    (schema.id, schema.name, schema.title, _dumps(schema.document), time.time()),
+                )
+            conn.executemany(
+                "INSERT INTO attempts (call_id, attempt, mode, schema_id, function, prompt, output, document, "
+                "valid, errors, model, latency, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        with _state_lock:
+            _stored_schemas.add(key)
+
+    def iter_attempts(
+        self,
+        *,
+        schema_id: str | None = None,
+        mode: str | None = None,
+        first_only: bool = False,
+        valid: bool | None = None,
+    ) -> Iterator[LoggedAttempt]:
+        """Logged attempts in the order written, filtered by schema id, mode, first attempts, validity."""
+        where, params = ["1"], []
+        for column, value in (("a.schema_id", schema_id), ("a.mode", mode), ("a.valid", valid)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(int(value) if isinstance(value, bool) else value)
+        if first_only:
+            where.append("a.attempt = 1")
+        if not self.path.exists():
+            return
+        with closing(self._connect()) as conn:
+            cursor = conn.execute(
+                "SELECT a.call_id, a.attempt, a.mode, a.schema_id, a.function, a.prompt, a.output, a.valid, "
+                "a.errors, a.document, a.model, a.latency, a.created, s.title FROM attempts a "
+                f"JOIN schemas s ON s.id = a.schema_id WHERE {' AND '.join(where)} ORDER BY a.id",
+                params,
+            )
+            for row in cursor:
+                yield _attempt(row)
+
+    def schema_stats(self, schema_ids: Iterable[str] | None = None) -> list[SchemaStats]:
+        """Counts per schema (all schemas, or those in ``schema_ids``), ordered by title."""
+        if not self.path.exists():
+            return []
+        wanted = None if schema_ids is None else list(schema_ids)
+        where = "" if wanted is None else f"WHERE s.id IN ({', '.join('?' * len(wanted))})"
+        with closing(self._connect()) as conn:
+            rows = conn.execute(
+                "SELECT s.id, s.name, s.title, COUNT(DISTINCT a.call_id), "
+                "COUNT(DISTINCT CASE WHEN a.valid THEN a.call_id END), COUNT(*), TOTAL(a.valid), "
+                "TOTAL(a.mode = 'wrap' AND a.attempt = 1), TOTAL(a.mode = 'wrap' AND a.attempt = 1 AND a.valid) "
+                f"FROM attempts a JOIN schemas s ON s.id = a.schema_id {where} "
+                "GROUP BY s.id ORDER BY s.title, s.id",
+                wanted or [],
+            ).fetchall()
+        return [SchemaStats(r[0], r[1], r[2], *(int(x) for x in r[3:])) for r in rows]
+
+    def schemas(self) -> list[LoggedSchema]:
+        """Every schema that has been logged, with its document."""
+        if not self.path.exists():
+            return []
+        with closing(self._connect()) as conn:
+            rows = conn.execute("SELECT id, name, title, document FROM schemas ORDER BY title, id").fetchall()
+        return [LoggedSchema(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    def _connect(self) -> sqlite3.Connection:
+        """A new connection in autocommit mode (transactions are explicit), migrated on first use."""
+        if not self.path.exists():  # new, or deleted since this process last saw it
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with _state_lock:
+                _ready.discard(self.path)
+                _stored_schemas.difference_update({k for k in _stored_schemas if k[0] == self.path})
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if self.path not in _ready:
+            _migrate(conn)
+            with _state_lock:
+                _ready.add(self.path)
+        return conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with closing(self._connect()) as conn:
+            conn.execute("PRAGMA synchronous = NORMAL")  # WAL: a commit survives a crashed process
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Switch to WAL and apply the pending migration steps, each in its own transaction."""
+    conn.execute("PRAGMA journal_mode = WAL")
+    for version, statements in enumerate(MIGRATIONS, start=1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] < version:  # re-read under the lock
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+def record(schema: Schema, attempts: Iterable[LoggedAttempt]) -> None:
+    """Add attempts to the default log; a failure warns once per process and never raises."""
+    global _warned
+    try:
+        CallLog().add(schema, attempts)
+    except Exception as exc:  # the user's call must survive any logging failure
+        _log.debug("call log write failed", exc_info=True)
+        with _state_lock:
+            first, _warned = not _warned, True
+        if first:
+            warnings.warn(f"formatlock: cannot write the call log ({exc}); calls are not being recorded",
+                          RuntimeWarning, stacklevel=2)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _row(a: LoggedAttempt) -> tuple[Any, ...]:
+    if a.mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {a.mode!r}")
+    return (
+        a.call_id, a.attempt, a.mode, a.schema_id, a.function, None if a.prompt is None else _dumps(a.prompt),
+        a.output, None if not a.valid else _dumps(a.document), int(a.valid),
+        _dumps([i.as_dict() for i in a.errors]), a.model, a.latency, a.timestamp,
+    )
+
+
+def _attempt(row: tuple[Any, ...]) -> LoggedAttempt:
+    (call_id, attempt, mode, schema_id, function, prompt, output, valid, errors, document, model, latency,
+     created, title) = row
+    return LoggedAttempt(
+        call_id=call_id, attempt=attempt, mode=mode, schema_id=schema_id, function=function,
+        prompt=None if prompt is None else json.loads(prompt), output=output, valid=bool(valid),
+        errors=[Issue(**e) for e in json.loads(errors)], document=None if document is None else json.loads(document),
+        model=model, latency=latency, timestamp=created, schema_title=title,
+    )
