@@ -64,7 +64,7 @@ MIGRATIONS: list[tuple[str, ...]] = [
 ]
 
 _log = logging.getLogger("formatlock.calllog")
-_ready: set[Path] = set()  # databases migrated by this process
+_keepers: dict[tuple[int, Path], sqlite3.Connection] = {}  # (pid, database) -> idle connection; see _connect
 _stored_schemas: set[tuple[Path, str]] = set()  # (database, schema id) known to be stored
 _state_lock = threading.Lock()
 _warned = False
@@ -212,24 +212,34 @@ class CallLog:
         return [LoggedSchema(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
 
     def _connect(self) -> sqlite3.Connection:
-        """A new connection in autocommit mode (transactions are explicit), migrated on first use."""
+        """A new connection in autocommit mode (transactions are explicit); migrates on first use.
+
+        The first use in a process also opens a *keeper*, an idle connection held until exit: while
+        one connection stays open, closing the others does not checkpoint and delete the WAL each time.
+        """
+        key = (os.getpid(), self.path)  # after a fork, the child migrates and keeps its own
         if not self.path.exists():  # new, or deleted since this process last saw it
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with _state_lock:
-                _ready.discard(self.path)
+                stale = _keepers.pop(key, None)
                 _stored_schemas.difference_update({k for k in _stored_schemas if k[0] == self.path})
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if self.path not in _ready:
+            if stale is not None:
+                stale.close()
+        conn = _open(self.path)
+        if key not in _keepers:
             _migrate(conn)
+            keeper = _open(self.path)
+            keeper.execute("PRAGMA user_version").fetchone()  # opens the WAL
             with _state_lock:
-                _ready.add(self.path)
+                extra = keeper if key in _keepers else None
+                _keepers.setdefault(key, keeper)
+            if extra is not None:  # another thread got there first
+                extra.close()
         return conn
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with closing(self._connect()) as conn:
-            conn.execute("PRAGMA synchronous = NORMAL")  # WAL: a commit survives a crashed process
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -237,6 +247,13 @@ class CallLog:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA synchronous = NORMAL")  # in WAL mode a commit still survives a crashed process
+    return conn
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
