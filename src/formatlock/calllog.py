@@ -21,13 +21,13 @@ import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import Issue
-from .schemas import Schema
+from .errors import FormatlockError, Issue
+from .schemas import Schema, load_schema
 
 MODES = ("prompt", "wrap", "fallback")
 BUSY_TIMEOUT_MS = 30_000
@@ -210,6 +210,14 @@ class CallLog:
         with closing(self._connect()) as conn:
             rows = conn.execute("SELECT id, name, title, document FROM schemas ORDER BY title, id").fetchall()
         return [LoggedSchema(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    def schema_ids(self, ref: str) -> list[str]:
+        """Ids of the schemas ``ref`` names: a logged id, title or name, or anything
+        :func:`~formatlock.load_schema` accepts (path, bundled name, module:Class)."""
+        ids = {s.id for s in self.schemas() if ref in (s.id, s.title, s.name)}
+        with suppress(FormatlockError):
+            ids.add(load_schema(ref).id)
+        return sorted(ids)
 
     def _connect(self) -> sqlite3.Connection:
         """A new connection in autocommit mode (transactions are explicit); migrates on first use.
