@@ -26,6 +26,7 @@ from .validation import Validator
 _AUTOMATA: OrderedDict[tuple[str, str], Automaton] = OrderedDict()
 _AUTOMATA_LOCK = threading.Lock()
 _MAX_AUTOMATA = 32
+_SCHEMAS: OrderedDict[tuple[str, Any], Constraint] = OrderedDict()
 
 
 @dataclass
@@ -60,6 +61,19 @@ class Constraint:
 def for_schema(ref: Any) -> Constraint:
     """Compile a schema (anything :func:`load_schema` accepts); refuse what cannot be served."""
     schema = load_schema(ref)
+    key = (json.dumps(schema.document, sort_keys=True), schema.pydantic_model)
+    with _AUTOMATA_LOCK:
+        found = _SCHEMAS.get(key)
+    if found is None:
+        found = _compile(schema)
+        with _AUTOMATA_LOCK:
+            _SCHEMAS[key] = found
+            while len(_SCHEMAS) > _MAX_AUTOMATA:
+                _SCHEMAS.popitem(last=False)
+    return found
+
+
+def _compile(schema: Schema) -> Constraint:
     compiled = compile_schema(schema.document)
     if compiled.unsupported or compiled.regex is None:
         first = compiled.unsupported[0] if compiled.unsupported else KeywordUse("", "schema", "unsupported", "")

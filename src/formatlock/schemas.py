@@ -21,6 +21,7 @@ from typing import Any, Iterator
 from .errors import SchemaError
 
 DEFAULT_DRAFT_URI = "https://json-schema.org/draft/2020-12/schema"
+_CHECKED: set[str] = set()  # canonical JSON of schemas that passed check_schema in this process
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,9 @@ def check_schema(document: Any, source: str = "schema") -> None:
 
     if not isinstance(document, (dict, bool)):
         raise SchemaError(f"{source}: a schema must be a JSON object or boolean, not {type(document).__name__}")
+    canonical = json.dumps(document, sort_keys=True)
+    if canonical in _CHECKED:
+        return
     cls = validator_class(document, source)
     try:
         cls.check_schema(document)
@@ -153,6 +157,7 @@ def check_schema(document: Any, source: str = "schema") -> None:
     for pointer, ref in iter_refs(document):
         if not ref.startswith("#"):
             _check_ref_is_local(document, ref, pointer, source)
+    _CHECKED.add(canonical)
 
 
 def validator_class(document: Any, source: str = "schema") -> type:

@@ -88,6 +88,10 @@ class Outlines(_Engine):
 class Formatlock(_Engine):
     """formatlock's constrained decoder, with validation and resampling."""
 
+    def __init__(self, model: str) -> None:
+        super().__init__(model)
+        self.model.vocabulary  # noqa: B018 - built once per model, not part of any schema's compile
+
     def _compile(self, schema: Any) -> None:
         from ..constraints import for_schema
 
@@ -96,13 +100,13 @@ class Formatlock(_Engine):
         self.constraint.automaton(self.model)
 
     def run(self, prompt: str, max_tokens: int, seed: int, temperature: float = 0.0) -> dict[str, Any]:
+        """One output; the token budget comes from the schema (formatlock never truncates a valid output)."""
         from ..errors import EnforcementError
         from ..generation import run
 
         started = time.perf_counter()
         try:
-            result = run(self.constraint, prompt, model=self.model, max_tokens=max_tokens, temperature=temperature,
-                         seed=seed)[0]
+            result = run(self.constraint, prompt, model=self.model, temperature=temperature, seed=seed)[0]
         except EnforcementError as exc:
             return {"text": exc.last_output or "", "tokens": 0, "model_steps": 0, "refused": str(exc)[:300],
                     "seconds": time.perf_counter() - started}
