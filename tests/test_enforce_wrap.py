@@ -148,7 +148,7 @@ def test_retries_zero_means_one_try() -> None:
     assert len(caught.value.attempts) == 1
 
 
-def test_json_schema_dict_returns_parsed_json(tmp_path: Path) -> None:
+def test_json_schema_dict_returns_parsed_json() -> None:
     schema = {"title": "Colour", "type": "object", "properties": {"name": {"enum": ["red", "blue"]}},
               "required": ["name"]}
 

@@ -303,7 +303,7 @@ def _row(a: LoggedAttempt) -> tuple[Any, ...]:
         raise ValueError(f"mode must be one of {MODES}, not {a.mode!r}")
     return (
         a.call_id, a.attempt, a.mode, a.schema_id, a.function, None if a.prompt is None else _dumps(a.prompt),
-        a.output, None if not a.valid else _dumps(a.document), int(a.valid),
+        a.output, _dumps(a.document) if a.valid else None, int(a.valid),
         _dumps([i.as_dict() for i in a.errors]), a.model, a.latency, a.timestamp,
     )
 

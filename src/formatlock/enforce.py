@@ -10,7 +10,6 @@ again with the errors as ``feedback=`` when it fails, and can fall back to the l
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import json
@@ -172,7 +171,7 @@ def _prompt_function(fn: Callable[..., Any], schema: Schema | None, local: _Loca
 
         @functools.wraps(fn)
         async def call_async(*args: Any, **kwargs: Any) -> Any:
-            return await asyncio.to_thread(answer, await fn(*args, **kwargs))
+            return await _in_thread(answer, await fn(*args, **kwargs))
 
         return call_async
 
@@ -215,7 +214,7 @@ class _Wrapped:
                     started = time.perf_counter()
                     if run.judge(await fn(*run.bound.args, **run.bound.kwargs), time.perf_counter() - started):
                         return run.value
-                return await asyncio.to_thread(run.give_up)
+                return await _in_thread(run.give_up)
 
             return call_async
 
@@ -344,6 +343,13 @@ def _generate_locally(call: _Call, local: _Local, mode: str) -> Any:
         raise
     call.add(result.attempts, mode, model=result.model, seconds=result.seconds, document=json.loads(result.text))
     return result.value
+
+
+async def _in_thread(func: Callable[..., Any], *args: Any) -> Any:
+    """Run blocking work (generation) in a worker thread, keeping the event loop free."""
+    import asyncio  # only async callers get here, and they have it loaded; keeps `import formatlock` light
+
+    return await asyncio.to_thread(func, *args)
 
 
 def _check_retries(retries: int | None) -> None:
