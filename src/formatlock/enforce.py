@@ -293,7 +293,8 @@ def _typed(schema: Schema, document: Any) -> tuple[Any, list[Issue]]:
     try:
         return schema.pydantic_model.model_validate(document), []  # type: ignore[attr-defined]
     except ValidationError as exc:  # stricter than the JSON Schema in rare cases
-        return None, [Issue("".join(f"/{pointer_token(p)}" for p in e["loc"]), "pydantic", e["msg"]) for e in exc.errors()]
+        return None, [Issue("".join(f"/{pointer_token(p)}" for p in error["loc"]), "pydantic", error["msg"])
+                      for error in exc.errors()]
 
 
 # Shared by both modes
