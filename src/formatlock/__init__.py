@@ -20,16 +20,17 @@ from .errors import (
     UnsupportedSchemaError,
     UsageError,
 )
+from .enforce import enforce  # eager: a lazy attribute would be shadowed by the submodule
 from .schemas import Schema, load_schema
 from .validation import Validator
 
 __all__ = [
     "CompileError", "DecodingError", "EnforcementError", "FormatlockError", "InputError", "ModelError",
     "SchemaError", "UnsupportedSchemaError", "UsageError", "Schema", "Validator", "load_schema",
-    "generate", "generate_results",
+    "generate", "generate_results", "enforce", "CallLog",
 ]
 
-_LAZY = {"generate": "generation", "generate_results": "generation"}
+_LAZY = {"generate": "generation", "generate_results": "generation", "CallLog": "calllog"}
 
 
 def __getattr__(name: str) -> Any:

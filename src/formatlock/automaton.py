@@ -38,11 +38,34 @@ class Automaton:
         self._tokenize = tokenize
         self._info: dict[int, StateInfo] = {}
         self._forced: dict[int, tuple[list[int], int]] = {}
+        self.grown = False  # states were worked out since the last snapshot
+
+    def snapshot(self) -> dict:
+        """Everything worked out so far (DFA rows, allowed tokens, forced runs), compactly."""
+        n_vocab = len(self.vocabulary.pieces)
+        info = {}
+        for state, found in self._info.items():
+            mask = np.zeros(n_vocab, dtype=bool)
+            mask[found.allowed] = True
+            info[state] = (np.packbits(mask), found.may_stop)
+        self.grown = False
+        return {"dfa": self.dfa.snapshot(), "info": info, "forced": dict(self._forced)}
+
+    def restore(self, snapshot: dict) -> None:
+        """Adopt a snapshot taken from an automaton of the same regex and vocabulary."""
+        if not self.dfa.restore(snapshot["dfa"]):
+            return
+        n_vocab = len(self.vocabulary.pieces)
+        for state, (bits, may_stop) in snapshot["info"].items():
+            allowed = np.flatnonzero(np.unpackbits(bits, count=n_vocab)).astype(np.int64)
+            self._info[state] = StateInfo(allowed, may_stop)
+        self._forced.update(snapshot["forced"])
 
     def info(self, state: int) -> StateInfo:
         found = self._info.get(state)
         if found is None:
             found = self._info[state] = StateInfo(self._walk(state), self.dfa.accepting[state])
+            self.grown = True
         return found
 
     def _walk(self, state: int) -> np.ndarray:

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from . import cache
 from .automaton import Automaton
 from .errors import Issue, UnsupportedSchemaError, UsageError
 from .json_regex import KeywordUse, compile_schema
@@ -51,11 +52,24 @@ class Constraint:
                 _AUTOMATA.move_to_end(key)
                 return found
         automaton = Automaton(self.regex, vocabulary, lambda text: model.llm.tokenize(text, add_bos=False, special=False))
+        snapshot = cache.load("automata", self._cache_key(model))
+        if snapshot is not None:
+            automaton.restore(snapshot)
         with _AUTOMATA_LOCK:
             _AUTOMATA[key] = automaton
             while len(_AUTOMATA) > _MAX_AUTOMATA:
                 _AUTOMATA.popitem(last=False)
         return automaton
+
+
+    def save(self, model: Model) -> None:
+        """Persist what decoding worked out for this constraint, so the next process starts warm."""
+        automaton = self.automaton(model)
+        if automaton.grown:
+            cache.store("automata", self._cache_key(model), automaton.snapshot())
+
+    def _cache_key(self, model: Model) -> str:
+        return cache.key(model.vocabulary.id, self.regex)
 
 
 def for_schema(ref: Any) -> Constraint:

@@ -8,6 +8,7 @@ budget, which marks the output truncated so it is never returned as valid).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,8 +52,12 @@ class Decoder:
         max_tokens: int,
         temperature: float,
         rng: np.random.Generator,
+        deadline: float = float("inf"),
     ) -> Decoded:
-        """Decode one output for ``prompt_tokens`` under ``automaton`` (``None`` = unconstrained)."""
+        """Decode one output for ``prompt_tokens`` under ``automaton`` (``None`` = unconstrained).
+
+        Past ``deadline`` (a ``time.monotonic()`` value) the output is cut off like at the budget.
+        """
         if len(prompt_tokens) + 1 > self.model.n_ctx:
             raise UsageError(f"the prompt is {len(prompt_tokens)} tokens; {self.model.name} has a context of {self.model.n_ctx}")
         max_tokens = min(max_tokens, self.model.n_ctx - len(prompt_tokens))
@@ -77,7 +82,7 @@ class Decoder:
                 allowed, may_stop = info.allowed, info.may_stop
             else:
                 allowed, may_stop = None, True
-            if len(out) >= max_tokens:
+            if len(out) >= max_tokens or time.monotonic() > deadline:
                 return self._finish(out, steps, truncated=True)
             if pending:
                 logits = self._eval(pending)

@@ -210,6 +210,26 @@ class LazyDFA:
         self._done[0] = True
         self.initial = self._intern(self._closure([begin]))
 
+    def snapshot(self) -> tuple[list[frozenset[int]], np.ndarray, np.ndarray]:
+        """The materialised part of the DFA, for the disk cache."""
+        n = len(self._sets)
+        return list(self._sets), self.table[:n].copy(), self._done[:n].copy()
+
+    def restore(self, snapshot: tuple[list[frozenset[int]], np.ndarray, np.ndarray]) -> bool:
+        """Adopt a snapshot of the same regex; False (and nothing changed) if it does not fit."""
+        sets, table, done = snapshot
+        if len(sets) < 2 or sets[self.initial] != self._sets[self.initial] or table.shape[1] != 256:
+            return False
+        capacity = max(64, 1 << (len(sets) - 1).bit_length())
+        self._sets = list(sets)
+        self._ids = {s: i for i, s in enumerate(sets)}
+        self.accepting = [self._accept in s for s in sets]
+        self.table = np.zeros((capacity, 256), dtype=np.int32)
+        self.table[: len(sets)] = table
+        self._done = np.zeros(capacity, dtype=bool)
+        self._done[: len(sets)] = done
+        return True
+
     def _closure(self, states: list[int]) -> frozenset[int]:
         seen = set(states)
         stack = list(states)

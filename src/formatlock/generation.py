@@ -7,6 +7,7 @@ the token budget, or that fails the check, is resampled a bounded number of time
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,8 @@ from .prompting import Prompt, prompt_tokens
 DEFAULT_RETRIES = 3
 DEFAULT_MAX_TOKENS = 512  # for constraints whose output size is unbounded
 DEFAULT_SAMPLE_TEMPERATURE = 0.7
-RETRY_TEMPERATURE = 0.8  # greedy decoding would repeat a failed output exactly
+RETRY_TEMPERATURE = 0.8
+DEFAULT_TIMEOUT_S = float(os.environ.get("FORMATLOCK_TIMEOUT", "300"))  # per output, all attempts  # greedy decoding would repeat a failed output exactly
 
 _decoders: dict[int, Decoder] = {}
 _decoders_lock = threading.Lock()
@@ -88,8 +90,13 @@ def run(
     temperature: float | None = None,
     seed: int | None = None,
     retries: int | None = None,
+    timeout: float | None = None,
 ) -> list[Result]:
-    """Produce ``n`` outputs that pass ``constraint``'s check, or raise EnforcementError."""
+    """Produce ``n`` outputs that pass ``constraint``'s check, or raise EnforcementError.
+
+    ``timeout`` bounds the seconds spent on each output, attempts included (default 300,
+    ``FORMATLOCK_TIMEOUT``); an output still running then counts as cut off.
+    """
     _check_counts(n, max_tokens, temperature, retries)
     loaded = load_model(model)
     automaton = constraint.automaton(loaded)
@@ -105,20 +112,25 @@ def run(
         for k in range(n):
             attempts: list[Attempt] = []
             started = time.perf_counter()
+            deadline = time.monotonic() + (timeout or DEFAULT_TIMEOUT_S)
             for attempt in range(tries):
                 t = base_temperature if attempt == 0 else max(base_temperature, RETRY_TEMPERATURE)
                 rng = np.random.default_rng(None if seed is None else [seed, k, attempt])
-                decoded = decoder.run(tokens, automaton, max_tokens=budget, temperature=t, rng=rng)
+                decoded = decoder.run(tokens, automaton, max_tokens=budget, temperature=t, rng=rng, deadline=deadline)
                 value, issues = _judge(constraint, decoded, budget)
                 attempts.append(Attempt(raw=decoded.text, errors=issues, truncated=decoded.truncated))
                 if not issues:
                     results.append(Result(value, decoded.text, attempts, loaded.name, time.perf_counter() - started,
                                           decoded.tokens, decoded.model_steps))
                     break
-            else:
+                if time.monotonic() > deadline:
+                    break
+            if len(results) <= k:
+                constraint.save(loaded)
                 raise EnforcementError(
-                    f"no valid output after {tries} attempt(s); last: {attempts[-1].errors[0]}", attempts
+                    f"no valid output after {len(attempts)} attempt(s); last: {attempts[-1].errors[0]}", attempts
                 )
+        constraint.save(loaded)
     return results
 
 
@@ -142,7 +154,7 @@ def generate_text(
 
 def _judge(constraint: Constraint, decoded: Decoded, budget: int) -> tuple[Any, list[Issue]]:
     if decoded.truncated:
-        return None, [Issue("", "maxTokens", f"output cut off at the token budget ({budget} tokens)")]
+        return None, [Issue("", "maxTokens", f"output cut off at the token budget ({budget} tokens) or the time limit")]
     if decoded.dead_end:
         return None, [Issue("", "decoding", "the constraint left no token to continue with")]
     value, issues = constraint.check(decoded.text)

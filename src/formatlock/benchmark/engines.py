@@ -14,6 +14,7 @@ from typing import Any
 from ..models import load_model
 from ..prompting import render, schema_instruction
 
+RUN_TIMEOUT_S = 120  # formatlock refuses (typed) past this; the workers are killed only later
 ENGINES = ("formatlock", "outlines", "llama-grammar", "unconstrained")
 
 
@@ -106,7 +107,8 @@ class Formatlock(_Engine):
 
         started = time.perf_counter()
         try:
-            result = run(self.constraint, prompt, model=self.model, temperature=temperature, seed=seed)[0]
+            result = run(self.constraint, prompt, model=self.model, temperature=temperature, seed=seed,
+                         timeout=RUN_TIMEOUT_S)[0]
         except EnforcementError as exc:
             return {"text": exc.last_output or "", "tokens": 0, "model_steps": 0, "refused": str(exc)[:300],
                     "seconds": time.perf_counter() - started}
