@@ -28,8 +28,9 @@ MAX_GENERIC_DEPTH = 1
 # Bounded repetitions multiply automaton states; past these sizes a bound is checked after
 # decoding instead (see README "How keywords are enforced").
 MAX_MASKED_STRING_LENGTH = 64
-MAX_REPEAT_COST = 4000
-MAX_REGEX_CHARS = 200_000
+MAX_REPEAT_COST = 100_000  # regex characters spent on copies of one array item
+MAX_REGEX_CHARS = 500_000
+FREE_ARRAY_ITEMS = 16  # arrays without maxItems get at most minItems + this many items
 
 # Keywords that never constrain output (annotations, structure we walk into ourselves).
 _ANNOTATIONS = {
@@ -434,6 +435,8 @@ class _Compiler:
                 return None
             hi = n_head if hi is None else min(hi, n_head)
         tail_lo, tail_hi = max(0, lo - n_head), None if hi is None else max(0, hi - n_head)
+        if tail_hi is None and item is not None and len(item.re) * (tail_lo + FREE_ARRAY_ITEMS) <= MAX_REPEAT_COST:
+            tail_hi = tail_lo + FREE_ARRAY_ITEMS  # a narrower, still valid bound: output cannot run away
         for key in ("minItems", "maxItems"):
             if key in schema:
                 self.record(ptr, key, MASK)

@@ -117,9 +117,17 @@ def quoted(content: Frag) -> Frag:
     return seq(literal('"'), content, literal('"'))
 
 
+FREE_STRING_CHARS = 200  # strings without maxLength get at most minLength + this many characters
+FREE_PATTERN_REPEATS = 64  # `*` and `+` in a pattern become at most this many repeats (past the minimum)
+
+
 def string_of_length(lo: int, hi: int | None) -> Frag:
-    """A JSON string of lo..hi characters (characters counted after decoding, as JSON Schema does)."""
-    return quoted(repeat(STRING_CHAR, lo, hi))
+    """A JSON string of lo..hi characters (characters counted after decoding, as JSON Schema does).
+
+    Without ``hi`` the mask still bounds the length (a narrower, still valid language), so a
+    model that loops inside a string is made to close it instead of running to the budget.
+    """
+    return quoted(repeat(STRING_CHAR, lo, lo + FREE_STRING_CHARS if hi is None else hi))
 
 
 ANY_STRING = string_of_length(0, None)
@@ -297,7 +305,7 @@ def _anchored(items: list, left: bool = True, right: bool = True) -> Frag:
         items, left = items[1:], False
     if items and items[-1][0] is c.AT and items[-1][1] in (c.AT_END, c.AT_END_STRING):
         items, right = items[:-1], False
-    free = repeat(STRING_CHAR, 0, None)
+    free = repeat(STRING_CHAR, 0, FREE_STRING_CHARS)
     if not items:
         return free if left or right else Frag("", 0)
     if left and items[0][0] is c.BRANCH:
@@ -331,7 +339,7 @@ def _emit_one(op: Any, arg: Any) -> Frag:
         return _wrap(_emit(list(arg[3])))
     if op in (c.MAX_REPEAT, c.MIN_REPEAT) or getattr(c, "POSSESSIVE_REPEAT", None) is op:
         lo, hi, sub = arg
-        return repeat(_wrap(_emit(list(sub))), lo, None if hi is c.MAXREPEAT else hi)
+        return repeat(_wrap(_emit(list(sub))), lo, lo + FREE_PATTERN_REPEATS if hi is c.MAXREPEAT else hi)
     raise PatternUnsupported(f"{str(op).lower()} is not supported in the mask")
 
 
