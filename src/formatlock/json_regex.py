@@ -30,7 +30,8 @@ MAX_GENERIC_DEPTH = 1
 MAX_MASKED_STRING_LENGTH = 64
 MAX_REPEAT_COST = 100_000  # regex characters spent on copies of one array item
 MAX_REGEX_CHARS = 500_000
-FREE_ARRAY_ITEMS = 16  # arrays without maxItems get at most minItems + this many items
+FREE_ARRAY_ITEMS = 16
+MAX_LISTED_MULTIPLES = 256  # integer multipleOf is masked by listing the values when there are this few  # arrays without maxItems get at most minItems + this many items
 
 # Keywords that never constrain output (annotations, structure we walk into ourselves).
 _ANNOTATIONS = {
@@ -353,10 +354,16 @@ class _Compiler:
                 how = MASK if (integer or whole) and exact else RESAMPLE
                 self.record(ptr, key, how, "" if how == MASK else "integer part masked; exact bound checked after decoding")
         step = schema.get("multipleOf")
+        multiples = _integer_multiples(lo, hi, step) if integer and step not in (None, 1) else None
         if step is not None:
-            masked = integer and float(step).is_integer() and step == 1
-            self.record(ptr, "multipleOf", MASK if masked or step == 1 else RESAMPLE,
-                        "" if masked or step == 1 else "checked after decoding")
+            masked = step == 1 or multiples is not None
+            self.record(ptr, "multipleOf", MASK if masked else RESAMPLE,
+                        "" if masked else "checked after decoding (unbounded range, or not an integer step)")
+        if multiples is not None:
+            if not multiples:
+                self.record(ptr, "multipleOf", UNSUPPORTED, "no multiple of the step lies within the bounds")
+                return None
+            return rx.alt(*(rx.literal(str(v)) for v in multiples))
         frag = rx.integer_range(lo, hi) if integer else rx.number_range(lo, hi)
         if frag is None:
             self.record(ptr, "minimum" if "minimum" in schema else "exclusiveMinimum", UNSUPPORTED, "empty range")
@@ -447,6 +454,17 @@ class _Compiler:
             self.record(ptr, "minItems", RESAMPLE, "too many item copies for the mask; checked after decoding")
             tail_lo = 0
         return rx.seq(rx.literal("["), array_body(head, lo, item, tail_lo, tail_hi), rx.literal("]"))
+
+
+def _integer_multiples(lo: int | None, hi: int | None, step: Any) -> list[int] | None:
+    """The multiples of an integer ``step`` within [lo, hi], when few enough to list in the mask."""
+    if lo is None or hi is None or isinstance(step, bool) or not float(step).is_integer() or step <= 0:
+        return None
+    step = int(step)
+    first = -(-lo // step) * step
+    if (hi - first) // step + 1 > MAX_LISTED_MULTIPLES:
+        return None
+    return list(range(first, hi + 1, step))
 
 
 def array_body(head: list[Frag], lo: int, item: Frag | None, tail_lo: int, tail_hi: int | None) -> Frag:
