@@ -44,14 +44,17 @@ def judge(case: Case, engine: Isolated, compile_timeout: float, run_timeout: flo
     prepared = engine.call("prepare", compile_timeout, schema=case.document)
     row.update(compile_s=prepared.get("compile_s"), peak_rss_mb=prepared.get("peak_rss_mb"))
     if "error" in prepared:
-        refused = engine.engine == "formatlock" and not prepared.get("crash")
-        row.update(outcome="crash" if prepared.get("crash") else ("refused" if refused else "compile_error"),
-                   error=prepared["error"])
+        if prepared.get("crash") or (engine.engine == "formatlock" and not prepared.get("typed")):
+            outcome = "crash"  # a hang, a dead worker, or a formatlock bug (an untyped exception)
+        else:
+            outcome = "refused" if engine.engine == "formatlock" else "compile_error"
+        row.update(outcome=outcome, error=prepared["error"])
         return row
     out = engine.call("run", run_timeout, prompt=PROMPT, max_tokens=1024, seed=0)
     row["peak_rss_mb"] = max(row["peak_rss_mb"] or 0, out.get("peak_rss_mb") or 0)
     if "error" in out:
-        row.update(outcome="crash" if out.get("crash") else "compile_error", error=out["error"])
+        typed_refusal = engine.engine == "formatlock" and out.get("typed")
+        row.update(outcome="refused" if typed_refusal else "crash", error=out["error"])
         return row
     if out.get("refused"):
         row.update(outcome="refused", error=out["refused"])

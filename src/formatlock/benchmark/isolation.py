@@ -48,7 +48,10 @@ def _serve(conn: Connection, engine: str, model: str, memory_mb: int) -> None:
         except MemoryError:
             result = {"error": "out of memory"}
         except Exception as exc:  # engines raise anything; the benchmark records it
-            result = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]}
+            from ..errors import FormatlockError
+
+            result = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300],
+                      "typed": isinstance(exc, FormatlockError)}
         result["peak_rss_mb"] = round(_peak_rss_mb(), 1)
         conn.send(result)
 
