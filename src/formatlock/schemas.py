@@ -17,6 +17,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import urljoin
 
 from .errors import SchemaError
 
@@ -154,9 +155,9 @@ def check_schema(document: Any, source: str = "schema") -> None:
     except MetaError as exc:
         pointer = "/" + "/".join(str(p) for p in exc.absolute_path)
         raise SchemaError(f"{source}: invalid schema at {pointer}: {exc.message}") from None
-    for pointer, ref in iter_refs(document):
+    for pointer, ref, base in iter_refs(document, base=_base_uri(document)):
         if not ref.startswith("#"):
-            _check_ref_is_local(document, ref, pointer, source)
+            _check_ref_is_local(document, ref, base, pointer, source)
     _CHECKED.add(canonical)
 
 
@@ -173,19 +174,21 @@ def validator_class(document: Any, source: str = "schema") -> type:
     return validators.validator_for({"$schema": DEFAULT_DRAFT_URI})
 
 
-def iter_refs(node: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
-    """Every ``$ref`` in a schema document with the JSON pointer of the object holding it."""
+def iter_refs(node: Any, pointer: str = "", base: str = "") -> Iterator[tuple[str, str, str]]:
+    """Every ``$ref`` with the JSON pointer of the object holding it and its base URI (from ``$id``)."""
     if isinstance(node, dict):
+        if isinstance(node.get("$id"), str) and pointer:
+            base = urljoin(base, node["$id"])
         ref = node.get("$ref")
         if isinstance(ref, str):
-            yield pointer, ref
+            yield pointer, ref, base
         for key, value in node.items():
             if key in ("enum", "const", "examples", "default"):
                 continue
-            yield from iter_refs(value, f"{pointer}/{pointer_token(key)}")
+            yield from iter_refs(value, f"{pointer}/{pointer_token(key)}", base)
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            yield from iter_refs(value, f"{pointer}/{i}")
+            yield from iter_refs(value, f"{pointer}/{i}", base)
 
 
 def pointer_token(token: Any) -> str:
@@ -193,11 +196,11 @@ def pointer_token(token: Any) -> str:
     return str(token).replace("~", "~0").replace("/", "~1")
 
 
-def _check_ref_is_local(document: Any, ref: str, pointer: str, source: str) -> None:
+def _check_ref_is_local(document: Any, ref: str, base: str, pointer: str, source: str) -> None:
     from referencing.exceptions import Unresolvable
 
     try:
-        local_registry(document).resolver(_base_uri(document)).lookup(ref)
+        local_registry(document).resolver(base).lookup(ref)
     except Unresolvable:
         raise SchemaError(
             f"{source}: remote $ref {ref!r} at {pointer or '/'} is not fetched; "
@@ -222,7 +225,7 @@ def _registry(canonical: str):  # noqa: ANN202
 
     document = json.loads(canonical)
     resource = Resource.from_contents(document, default_specification=DRAFT202012)
-    return METASCHEMAS.combine(Registry(retrieve=refuse)).with_resource(_base_uri(document), resource).crawl()
+    return METASCHEMAS.combine(Registry(retrieve=refuse)).with_resource(_base_uri(document), resource)
 
 
 def _base_uri(document: Any) -> str:

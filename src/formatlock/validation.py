@@ -6,7 +6,9 @@ never reaches the network. Build a :class:`Validator` once and reuse it across d
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 from typing import Any
 
 from .errors import Issue
@@ -18,7 +20,7 @@ class Validator:
 
     def __init__(self, schema: Schema, formats: bool = True) -> None:
         cls = validator_class(schema.document, schema.source)
-        format_checker = cls.FORMAT_CHECKER if formats else None
+        format_checker = _stricter(cls.FORMAT_CHECKER) if formats else None
         self.schema = schema
         self._validator = cls(schema.document, registry=local_registry(schema.document), format_checker=format_checker)
 
@@ -42,6 +44,36 @@ class Validator:
             message = exc.msg if isinstance(exc, json.JSONDecodeError) else "nesting too deep"
             return None, [Issue(pointer="", keyword="json", message=f"not valid JSON: {message}")]
         return document, self.errors(document)
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL = re.compile(rf'(?:{_ATOM}(?:\.{_ATOM})*|"(?:[^"\\\r\n]|\\.)*")@(?:{_LABEL}(?:\.{_LABEL})*|\[[^\[\]\s]+\])')
+
+
+def _stricter(checker: Any) -> Any:
+    """The draft's format checker with stricter ``uuid`` and ``email`` (jsonschema's accept any '@')."""
+    import ipaddress
+
+    def email(value: object) -> bool:
+        if not isinstance(value, str):
+            return True
+        if not _EMAIL.fullmatch(value):
+            return False
+        domain = value.rsplit("@", 1)[1]
+        if domain.startswith("["):
+            literal = domain[1:-1]
+            try:
+                ipaddress.ip_address(literal[5:] if literal.startswith("IPv6:") else literal)
+            except ValueError:
+                return False
+        return True
+
+    stricter = copy.deepcopy(checker)
+    stricter.checkers["uuid"] = (lambda v: not isinstance(v, str) or bool(_UUID.fullmatch(v)), ())
+    stricter.checkers["email"] = (email, ())
+    return stricter
 
 
 def _issue(error: Any) -> Issue:

@@ -1,0 +1,53 @@
+"""``formatlock validate``: check JSON / JSONL documents against a schema (no model libraries loaded)."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import Issue
+
+
+@click.command("validate")
+@click.option("--schema", "schema_ref", required=True, metavar="SCHEMA",
+              help="JSON Schema file, bundled schema name, or module:Class (Pydantic).")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: FILE:LINE: /pointer: message lines and a summary; json: one object per document.")
+@click.option("--no-formats", is_flag=True, help="Do not assert `format` (date, email, uuid, ...).")
+@click.option("--max-errors", type=click.IntRange(min=1), metavar="N", help="Report at most N errors per document.")
+@click.argument("files", nargs=-1, metavar="[FILE ...]")
+def command(schema_ref: str, output: str, no_formats: bool, max_errors: int | None, files: tuple[str, ...]) -> None:
+    """Validate documents against a JSON Schema.
+
+    FILE.json is one document; FILE.jsonl / FILE.ndjson is one document per line (blank lines
+    skipped); '-' or no FILE reads JSONL from stdin. The schema's $schema picks the draft
+    (default 2020-12) and the schema is meta-validated first. Formats are asserted unless
+    --no-formats. $ref is resolved locally only: a remote $ref is an error, never fetched.
+
+    \b
+    Examples:
+      formatlock validate --schema invoice out.jsonl
+      formatlock validate --schema schema.json --output json a.json b.json
+      my-llm-job | formatlock validate --schema myapp.models:Ticket -
+
+    \b
+    Exit codes:
+      0  every document is valid
+      1  at least one document is invalid or unparsable
+      2  usage error, unreadable file, invalid schema
+    """
+    from ..documents import iter_documents
+    from ..reporting import Tally, report
+    from ..schemas import load_schema
+    from ..validation import Validator
+
+    validator = Validator(load_schema(schema_ref), formats=not no_formats)
+    tally = Tally()
+    for document in iter_documents(list(files)):
+        if document.error is not None:
+            issues = [Issue("", "json", document.error)]
+        else:
+            issues = validator.errors(document.value, limit=max_errors)
+        report(document, issues, output, click.echo, tally)
+    if output == "text":
+        click.echo(tally.summary())
+    raise SystemExit(1 if tally.invalid else 0)

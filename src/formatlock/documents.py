@@ -1,0 +1,82 @@
+"""Reading documents to validate: ``.json`` files, JSONL streams, stdin.
+
+Documents are yielded one at a time (constant memory in the number of lines). A document that
+cannot be decoded or parsed is yielded with its error so validation goes on; a file that cannot be
+opened at all is an :class:`~formatlock.errors.InputError` (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+from .errors import InputError
+
+JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+STDIN = "-"
+
+
+@dataclass
+class Document:
+    """One document: where it came from, and its parsed value or why it could not be parsed."""
+
+    file: str
+    line: int
+    value: Any = None
+    error: str | None = None
+
+
+def iter_documents(paths: list[str]) -> Iterator[Document]:
+    """Documents of every path in order; ``-`` (or no path) is JSONL on stdin."""
+    for path in paths or [STDIN]:
+        if path == STDIN:
+            yield from _lines("<stdin>", sys.stdin.buffer)
+            continue
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - closed below, after streaming
+        except FileNotFoundError:
+            raise InputError(f"file not found: {path}") from None
+        except IsADirectoryError:
+            raise InputError(f"{path} is a directory, not a file") from None
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror}") from None
+        with handle:
+            if Path(path).suffix.lower() in JSONL_SUFFIXES:
+                yield from _lines(path, handle)
+            else:
+                yield _parse(path, 1, _read(path, handle))
+
+
+def _read(path: str, handle: IO[bytes]) -> bytes:
+    try:
+        return handle.read()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _lines(name: str, handle: IO[bytes]) -> Iterator[Document]:
+    try:
+        for number, raw in enumerate(handle, 1):
+            if raw.strip():
+                yield _parse(name, number, raw)
+    except OSError as exc:
+        raise InputError(f"cannot read {name}: {exc.strerror}") from None
+
+
+def _parse(name: str, line: int, raw: bytes) -> Document:
+    if not raw.strip():
+        return Document(name, line, error="empty: no JSON document")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Document(name, line, error=f"not UTF-8 text (byte {exc.start}); binary file?")
+    try:
+        return Document(name, line, value=json.loads(text))
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}" if exc.lineno > 1 else f"column {exc.colno}"
+        return Document(name, line + exc.lineno - 1, error=f"not valid JSON: {exc.msg} ({where})")
+    except RecursionError:
+        return Document(name, line, error="not valid JSON: nesting too deep")
