@@ -1,0 +1,5 @@
+"""``python -m formatlock.cli`` runs the same CLI as the ``formatlock`` script."""
+
+from . import main
+
+main()
