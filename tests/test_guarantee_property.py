@@ -20,7 +20,7 @@ prompts = st.one_of(
 )
 
 
-@settings(max_examples=EXAMPLES or 6, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES or 4, deadline=None, suppress_health_check=list(HealthCheck))
 @given(schema=schemas, prompt=prompts, seed=st.integers(0, 2**16), temperature=st.sampled_from([0.0, 0.7, 1.5]))
 def test_returned_outputs_always_validate(schema: dict, prompt: str, seed: int, temperature: float) -> None:
     try:
