@@ -7,48 +7,56 @@ of three enforcements:
 - ``resample``: not (fully) expressible in the regex; outputs are validated and resampled;
 - ``unsupported``: no output can be produced; generation is refused before it starts.
 
-The regex is *sound*: every text it matches is valid JSON for the masked keywords. It may be
-narrower than the schema (e.g. no optional whitespace, no exponent in numbers).
-Recursive ``$ref`` is unrolled to a bounded depth; past it only non-recursive choices remain.
+The regex is *sound*: every text it matches is JSON that meets the masked keywords. It may be
+narrower than the schema (no whitespace, no exponents, bounded lengths, optional members in
+declared order, recursion unrolled to a bounded depth), but it is never empty when it is
+returned. :class:`Limits` holds every bound; docs/keywords.md explains them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Any
-from urllib.parse import unquote
 
 from . import regexes as rx
 from .regexes import Frag
-from .schemas import pointer_token
+from .schema_algebra import ANNOTATIONS, REF_KEYWORDS, conjoin, json_key, merge_schemas, ref_of, resolve
+from .schemas import pointer_token, validator_class
 
 MASK, RESAMPLE, UNSUPPORTED = "mask", "resample", "unsupported"
-MAX_REF_DEPTH = 3
-MAX_GENERIC_DEPTH = 1
-# Bounded repetitions multiply automaton states; past these sizes a bound is checked after
-# decoding instead (see README "How keywords are enforced").
-MAX_MASKED_STRING_LENGTH = 64
-MAX_REPEAT_COST = 100_000  # regex characters spent on copies of one array item
-MAX_REGEX_CHARS = 500_000
-FREE_ARRAY_ITEMS = 16
-MAX_LISTED_MULTIPLES = 256  # integer multipleOf is masked by listing the values when there are this few  # arrays without maxItems get at most minItems + this many items
 
-# Keywords that never constrain output (annotations, structure we walk into ourselves).
-_ANNOTATIONS = {
-    "$schema", "$id", "id", "$comment", "$defs", "definitions", "title", "description", "default",
-    "examples", "deprecated", "readOnly", "writeOnly", "$anchor", "$dynamicAnchor", "$vocabulary",
-    "contentEncoding", "contentMediaType", "contentSchema", "$recursiveAnchor",
-}
-_STRING_KEYS = {"minLength", "maxLength", "pattern", "format"}
-_NUMBER_KEYS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"}
-_OBJECT_KEYS = {"properties", "required", "additionalProperties", "patternProperties", "minProperties",
-                "maxProperties", "propertyNames", "dependentRequired", "dependentSchemas", "dependencies",
-                "unevaluatedProperties"}
-_ARRAY_KEYS = {"items", "prefixItems", "additionalItems", "minItems", "maxItems", "uniqueItems",
-               "contains", "minContains", "maxContains", "unevaluatedItems"}
-_ALWAYS_RESAMPLED = {"not", "if", "then", "else", "uniqueItems", "contains", "minContains", "maxContains",
-                     "dependentRequired", "dependentSchemas", "dependencies", "propertyNames",
-                     "unevaluatedItems", "minProperties", "maxProperties"}
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on the regex; each one narrows the language (never widens it) or refuses the schema.
+
+    *Sizes* are regex characters with bounded repeats unrolled, about the number of automaton
+    states a regex costs (see :attr:`regexes.Frag.size`).
+    """
+
+    max_size: int = 150_000  # the whole regex; past it the limits below are relaxed, then refused
+    max_ref_depth: int = 3  # how often one recursive $ref target may be entered on one path
+    max_nesting: int = 100  # regex group nesting (parsers limit it: Rust's regex to 250)
+    max_string_length: int = 64  # minLength and pattern repeats masked up to this many characters
+    free_string_chars: int | None = 200  # strings get at most minLength + this (None: unbounded)
+    free_pattern_repeats: int | None = 64  # `*`/`+` in patterns: at most lo + this repeats
+    free_array_items: int | None = 16  # arrays get at most minItems + this many items
+    free_any_chars: int | None = 32  # strings in values a schema leaves free ({} / true), free keys
+    max_repeat_size: int = 20_000  # unrolled size of one array's items before maxItems is resampled
+    max_listed_multiples: int = 256  # integer multipleOf masked by listing up to this many values
+    optional_start_size: int = 4_000  # size spent on letting objects start at later optional members
+    generic_depth: int = 1  # container depth of values a schema leaves free ({} / true)
+    optional_depth: int | None = None  # containers nested deeper hold only what is required
+
+
+DEFAULT_LIMITS = Limits()
+# For engines that build the full token index up front (outlines-core's Index): its cost grows
+# with states x vocabulary, so bounded repeats (one state per character) are kept very short.
+EAGER_INDEX_LIMITS = Limits(max_size=20_000, max_string_length=8, free_string_chars=None,
+                            free_pattern_repeats=None, free_array_items=None, free_any_chars=None,
+                            max_repeat_size=2_000, max_listed_multiples=64, optional_start_size=1_000)
 
 
 @dataclass(frozen=True)
@@ -71,552 +79,726 @@ class CompiledSchema:
     regex: str | None
     max_bytes: int | None
     uses: list[KeywordUse] = field(default_factory=list)
+    size: int = 0  # the regex's unrolled size (about its automaton states)
 
     @property
     def unsupported(self) -> list[KeywordUse]:
         return [u for u in self.uses if u.enforcement == UNSUPPORTED]
 
+    @property
+    def fully_masked(self) -> bool:
+        """Every match is valid: no keyword is left to the check after decoding."""
+        return self.regex is not None and all(u.enforcement == MASK for u in self.uses)
 
-class _TooLarge(Exception):
-    """The regex outgrew its budget at the current recursion depth."""
 
-
-def compile_schema(document: Any, max_regex_chars: int = MAX_REGEX_CHARS) -> CompiledSchema:
+def compile_schema(document: Any, limits: Limits = DEFAULT_LIMITS) -> CompiledSchema:
     """Compile a (meta-validated) schema document into a regex and an enforcement report.
 
-    Recursive references are unrolled to depth MAX_REF_DEPTH, then less, until the regex fits
-    ``max_regex_chars``; a schema that does not fit even without recursion is refused.
+    When the regex outgrows ``limits.max_size``, the free-length bounds and then the recursion
+    depth are lowered; a schema that fits none of these is refused (``unsupported``).
     """
-    for depth in range(MAX_REF_DEPTH, 0, -1):
-        compiler = _Compiler(document, depth, max_regex_chars)
+    attempt: Limits | None = limits
+    reason = ""
+    while attempt is not None:
+        compiler = _Compiler(document, attempt)
         try:
-            frag = compiler.node(document, "")
-        except (_TooLarge, RecursionError):
-            continue
-        if frag is None or len(frag.re) <= max_regex_chars:
-            break
-    else:
-        compiler = _Compiler(document, 0, max_regex_chars)
-        compiler.record("", "schema", UNSUPPORTED, f"the constraint exceeds {max_regex_chars} regex characters even without recursion")
-        return CompiledSchema(None, None, sorted(compiler.uses.values(), key=lambda u: (u.pointer, u.keyword)))
-    if frag is None and not any(u.enforcement == UNSUPPORTED for u in compiler.uses.values()):
-        compiler.record("", "schema", UNSUPPORTED, "no value can satisfy the schema within the recursion bound")
-    uses = sorted(compiler.uses.values(), key=lambda u: (u.pointer, u.keyword))
-    if frag is None:
-        return CompiledSchema(None, None, uses)
-    return CompiledSchema(frag.re, frag.max, uses)
+            return compiler.result(compiler.compile())
+        except _TooLarge as exc:
+            reason = str(exc)
+            attempt = compiler.relaxed()
+    note = f"the mask would be too large even with its bounds relaxed: {reason}"
+    return CompiledSchema(None, None, [KeywordUse("", "schema", UNSUPPORTED, note)])
 
 
-_STRENGTH = {MASK: 0, RESAMPLE: 1, UNSUPPORTED: 2}
+# -- the walk --------------------------------------------------------------------------------
+
+_MAX_VISITS = 100_000  # subschemas compiled per attempt: bounds compile time whatever the schema
+_BOUND_KEYS = ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum")
+_OBJECT_KEYS = {"properties", "required", "additionalProperties", "patternProperties", "minProperties",
+                "maxProperties", "propertyNames", "dependentRequired", "dependentSchemas", "dependencies",
+                "unevaluatedProperties"}
+_ARRAY_KEYS = {"items", "prefixItems", "additionalItems", "minItems", "maxItems", "uniqueItems",
+               "contains", "minContains", "maxContains", "unevaluatedItems"}
+_STRING_KEYS = {"minLength", "maxLength", "pattern", "format"}
+_NUMBER_KEYS = {*_BOUND_KEYS, "multipleOf"}
+_ALL_TYPES = ("string", "number", "integer", "boolean", "null", "array", "object")
+# Assertions the mask does not express: every output is checked against them after decoding.
+_RESAMPLED = {
+    "not", "if", "uniqueItems", "contains", "minContains", "maxContains", "dependentRequired",
+    "dependentSchemas", "dependencies", "propertyNames", "unevaluatedItems", "unevaluatedProperties",
+    "$dynamicRef", "$recursiveRef", "disallow", "extends", "divisibleBy",
+}
+# Every keyword that constrains an instance in some draft; anything else is an annotation.
+_ASSERTIONS = frozenset({
+    "type", "enum", "const", "multipleOf", *_BOUND_KEYS, *_STRING_KEYS, *_OBJECT_KEYS, *_ARRAY_KEYS,
+    *_RESAMPLED, "allOf", "anyOf", "oneOf", "$ref",
+})
+_LEGACY_REF_DRAFTS = ("Draft3Validator", "Draft4Validator", "Draft6Validator", "Draft7Validator")
+
+
+class _TooLarge(Exception):
+    """The regex outgrew its budget under the current limits."""
 
 
 class _Compiler:
-    def __init__(self, root: Any, max_depth: int, budget: int) -> None:
-        self.root = root
-        self.max_depth = max_depth
-        self.budget = budget
-        self.uses: dict[tuple[str, str], KeywordUse] = {}
-        self.ref_stack: list[str] = []
+    """One walk of a schema under one set of limits.
 
-    # -- bookkeeping ------------------------------------------------------------------------
+    ``node`` returns None when no value of a subschema can be produced (within the bounds); the
+    reason is kept in ``failure``, and a parent that can do without the value (an optional
+    member, another branch) drops it along with the keyword uses recorded inside it.
+    """
+
+    def __init__(self, root: Any, limits: Limits) -> None:
+        self.root = root
+        self.limits = limits
+        self.log: list[KeywordUse] = []
+        self.failure: KeywordUse | None = None
+        self.ref_stack: list[str] = []
+        self.cut: set[str] = set()  # $ref pointers where recursion was cut
+        self.recursed = False  # some $ref target was entered again inside itself
+        self.used_free = False  # some free-length bound shaped the regex
+        self.visits = 0
+        self.depth = self.deepest = 0  # containers around the current subschema, and the most seen
+        try:
+            cls = validator_class(root)
+        except Exception:  # an unknown $schema: compile as the default draft
+            cls = validator_class({})
+        self.validator_cls = cls
+        self.legacy_ref = cls.__name__ in _LEGACY_REF_DRAFTS  # $ref siblings are ignored there
+        self.checked_formats = set(cls.FORMAT_CHECKER.checkers)
+        self._validator: Any = None
+        free = rx.repeat(rx.STRING_CHAR, 0, limits.free_string_chars)
+        self.pattern_limits = rx.PatternLimits(free, limits.free_pattern_repeats, limits.max_string_length)
+        self._generic: Frag | None = None
+
+    # -- bookkeeping ----------------------------------------------------------------------
     def record(self, pointer: str, keyword: str, how: str, note: str = "") -> None:
-        key = (pointer, keyword)
-        old = self.uses.get(key)
-        if old is None or _STRENGTH[how] > _STRENGTH[old.enforcement]:
-            self.uses[key] = KeywordUse(pointer, keyword, how, note)
+        self.log.append(KeywordUse(pointer, keyword, how, note))
+
+    def fail(self, pointer: str, keyword: str, note: str) -> None:
+        self.failure = KeywordUse(pointer, keyword, UNSUPPORTED, note)
+
+    def compile(self) -> Frag | None:
+        try:
+            frag = self.node(self.root, "")
+        except RecursionError:
+            raise _TooLarge("the schema nests too deeply") from None
+        if frag is not None and frag.depth > self.limits.max_nesting:
+            raise _TooLarge(f"groups nest more than {self.limits.max_nesting} deep")
+        return frag
+
+    def result(self, frag: Frag | None) -> CompiledSchema:
+        strongest: dict[tuple[str, str], KeywordUse] = {}
+        order = {MASK: 0, RESAMPLE: 1, UNSUPPORTED: 2}
+        for use in self.log:
+            old = strongest.get((use.pointer, use.keyword))
+            if old is None or order[use.enforcement] > order[old.enforcement]:
+                strongest[(use.pointer, use.keyword)] = use
+        for pointer in self.cut:
+            use = strongest.get((pointer, "$ref"))
+            if use is not None and use.enforcement == MASK:
+                strongest[(pointer, "$ref")] = replace(use, note=f"recursive: unrolled {self.limits.max_ref_depth} deep")
+        if frag is None:
+            failure = self.failure or KeywordUse("", "schema", UNSUPPORTED, "no value satisfies the schema")
+            strongest[(failure.pointer, failure.keyword)] = failure
+        uses = sorted(strongest.values(), key=lambda u: (u.pointer, u.keyword))
+        if frag is None:
+            return CompiledSchema(None, None, uses)
+        return CompiledSchema(frag.re, frag.max, uses, frag.size)
+
+    def relaxed(self) -> Limits | None:
+        """The next, looser limits worth a try after this walk outgrew its budget (None: none)."""
+        limits = self.limits
+        if self.used_free:
+            shorter = replace(limits, free_string_chars=_at_most(limits.free_string_chars, 32),
+                              free_pattern_repeats=_at_most(limits.free_pattern_repeats, 16),
+                              free_array_items=_at_most(limits.free_array_items, 4),
+                              free_any_chars=_at_most(limits.free_any_chars, 16))
+            if shorter != limits:
+                return shorter
+            return replace(limits, free_string_chars=None, free_pattern_repeats=None, free_array_items=None,
+                           free_any_chars=None)
+        if self.recursed and limits.max_ref_depth > 1:
+            return replace(limits, max_ref_depth=limits.max_ref_depth - 1)
+        if limits.optional_depth is None:
+            return replace(limits, optional_depth=min(self.deepest - 1, 4)) if self.deepest else None
+        return replace(limits, optional_depth=limits.optional_depth - 1) if limits.optional_depth > 0 else None
+
+    def generic(self) -> Frag:
+        """Any value (bounded nesting) for a subschema that leaves the value free."""
+        if self._generic is None:
+            self._generic = rx.any_value(self.limits.generic_depth, self.free_key(), self.free_count(0))
+        return self._generic
+
+    def free_string(self, lo: int) -> Frag:
+        top = self.limits.free_string_chars
+        self.used_free = self.used_free or top is not None
+        return rx.string_of_length(lo, None if top is None else lo + top)
+
+    def free_key(self) -> Frag:
+        """A string in a free value, or a free object key."""
+        top = self.limits.free_any_chars
+        self.used_free = self.used_free or top is not None
+        return rx.string_of_length(0, top)
+
+    def free_count(self, lo: int) -> int | None:
+        extra = self.limits.free_array_items
+        self.used_free = self.used_free or extra is not None
+        return None if extra is None else lo + extra
 
     # -- the walk ---------------------------------------------------------------------------
-    def node(self, schema: Any, ptr: str) -> Frag | None:
-        """The fragment for ``schema`` at ``ptr``; None when no value can be produced."""
-        if schema is True or schema == {}:
-            return generic_value(MAX_GENERIC_DEPTH)
+    def node(self, schema: Any, ptr: str, exact: Any = None) -> Frag | None:
+        """The fragment for ``schema`` at ``ptr``; None when no value can be produced.
+
+        ``exact`` is an original (unmerged) schema equal to the constraint here, to check
+        enum values against; by default ``schema`` itself.
+        """
+        self.visits += 1
+        if self.visits > _MAX_VISITS:
+            raise _TooLarge(f"more than {_MAX_VISITS:,} subschemas to compile")
         if schema is False:
-            self.record(ptr, "false", UNSUPPORTED, "the schema `false` admits no value")
+            self.fail(ptr, "false", "the schema `false` admits no value")
             return None
-        if not isinstance(schema, dict):
-            return generic_value(MAX_GENERIC_DEPTH)
-        if "$ref" in schema and isinstance(schema["$ref"], str):
-            return self.ref(schema, ptr)
+        if not isinstance(schema, dict) or not schema.keys() & _ASSERTIONS:
+            return self.generic()
+        frag = self.dispatch(schema, ptr, schema if exact is None else exact)
+        if frag is not None and frag.size > self.limits.max_size:
+            raise _TooLarge(f"more than {self.limits.max_size:,} regex states")
+        return frag
+
+    def dispatch(self, schema: dict[str, Any], ptr: str, exact: Any) -> Frag | None:
+        if ref_of(schema) is not None:
+            return self.ref(schema, ptr, exact)
         if "allOf" in schema:
-            return self.all_of(schema, ptr)
+            return self.all_of(schema, ptr, exact)
         if "anyOf" in schema or "oneOf" in schema:
-            return self.any_of(schema, ptr)
-        for key in schema:
-            if key in _ALWAYS_RESAMPLED:
+            return self.any_of(schema, ptr, exact)
+        if "const" in schema or "enum" in schema:
+            return self.choices(schema, ptr, exact)
+        for key in schema.keys() & _RESAMPLED:
+            if key == "uniqueItems" and schema[key] is False:
+                self.record(ptr, key, MASK, "false: no constraint")
+            else:
                 self.record(ptr, key, RESAMPLE, "checked after decoding")
-        if "const" in schema:
-            self.record(ptr, "const", MASK)
-            return rx.json_literal(schema["const"])
-        if "enum" in schema:
-            return self.enum(schema, ptr)
         types = self.types(schema)
-        frags = [f for f in (self.typed(t, schema, ptr) for t in types) if f is not None]
+        if "type" in schema:
+            self.record(ptr, "type", MASK)
+        frags = []
+        for kind in types:
+            mark = len(self.log)
+            frag = self.typed(kind, schema, ptr)
+            if frag is None:
+                del self.log[mark:]
+            else:
+                frags.append(frag)
         if not frags:
-            self.record(ptr, "type", UNSUPPORTED, "no value of an allowed type satisfies the schema")
+            if len(types) != 1:
+                self.fail(ptr, "type", "no value of an allowed type satisfies the schema")
             return None
         return rx.alt(*frags)
 
     def types(self, schema: dict[str, Any]) -> list[str]:
-        declared = schema.get("type")
+        """The types to produce: the declared ones, else those the keywords speak of (narrower)."""
+        declared = schema.get("type", None)
         if isinstance(declared, str):
-            return [declared]
-        if isinstance(declared, list) and declared:
-            return [t for t in declared if isinstance(t, str)]
-        keys = set(schema)
-        if keys & _OBJECT_KEYS:
-            return ["object"]
-        if keys & _ARRAY_KEYS:
-            return ["array"]
-        if keys & _STRING_KEYS:
-            return ["string"]
-        if keys & _NUMBER_KEYS:
-            return ["number"]
-        return ["string", "number", "boolean", "null", "array", "object"]
+            kinds = [declared]
+        elif isinstance(declared, list):
+            kinds = [t for t in declared if isinstance(t, str)]
+        else:
+            keys = set(schema)
+            kinds = (["object"] if keys & _OBJECT_KEYS else ["array"] if keys & _ARRAY_KEYS
+                     else ["string"] if keys & _STRING_KEYS else ["number"] if keys & _NUMBER_KEYS
+                     else list(_ALL_TYPES))
+        return [t for t in kinds if not (t == "integer" and "number" in kinds)]
 
     def typed(self, kind: str, schema: dict[str, Any], ptr: str) -> Frag | None:
-        if "type" in schema:
-            self.record(ptr, "type", MASK)
         if kind == "string":
             return self.string(schema, ptr)
-        if kind == "integer":
-            return self.number(schema, ptr, integer=True)
-        if kind == "number":
-            return self.number(schema, ptr, integer=schema.get("multipleOf") == 1)
+        if kind in ("integer", "number"):
+            return self.number(schema, ptr, integer=kind == "integer")
         if kind == "boolean":
             return Frag("(?:true|false)", 5)
         if kind == "null":
             return rx.literal("null")
-        if kind == "object":
-            return self.object(schema, ptr)
-        if kind == "array":
-            return self.array(schema, ptr)
-        self.record(ptr, "type", UNSUPPORTED, f"unknown type {kind!r}")
+        if kind in ("object", "array"):
+            self.depth += 1
+            self.deepest = max(self.deepest, self.depth)
+            try:
+                return self.object(schema, ptr) if kind == "object" else self.array(schema, ptr)
+            finally:
+                self.depth -= 1
+        self.fail(ptr, "type", f"unknown type {kind!r}")
         return None
 
-    # -- combinators ------------------------------------------------------------------------
-    def ref(self, schema: dict[str, Any], ptr: str) -> Frag | None:
-        ref = schema["$ref"]
-        target, target_ptr = self.resolve(ref)
-        if target_ptr is None:
-            self.record(ptr, "$ref", UNSUPPORTED, f"cannot resolve {ref!r} inside the schema")
-            return None
-        if self.ref_stack.count(target_ptr) >= self.max_depth:
-            self.record(ptr, "$ref", MASK, f"recursion unrolled to depth {self.max_depth}")
-            return None
-        self.record(ptr, "$ref", MASK)
-        siblings = {k: v for k, v in schema.items() if k != "$ref" and k not in _ANNOTATIONS}
-        self.ref_stack.append(target_ptr)
-        try:
-            if siblings:
-                frag = self.all_of({"allOf": [target, siblings]}, ptr, pointers=[target_ptr, ptr])
-            else:
-                frag = self.node(target, target_ptr)
-        finally:
-            self.ref_stack.pop()
-        if frag is not None and len(frag.re) > self.budget:
-            raise _TooLarge
-        return frag
-
-    def resolve(self, ref: str) -> tuple[Any, str | None]:
-        """Resolve a local reference: JSON pointers, ``$anchor`` names and the root's own ``$id``."""
-        base, _, fragment = ref.partition("#")
-        root_id = self.root.get("$id", self.root.get("id")) if isinstance(self.root, dict) else None
-        if base and base != root_id:
-            found = _find_by_id(self.root, base)
+    # -- references and combinators ---------------------------------------------------------
+    def inline(self, schema: Any, ptr: str) -> tuple[Any, str, list[str], bool] | None:
+        """Follow ``$ref`` chains at the top of ``schema``: the resolved schema, the pointer to
+        compile it at, the targets entered, and whether siblings were merged in (None: cut)."""
+        entered: list[str] = []
+        merged = False
+        while isinstance(schema, dict) and (ref := ref_of(schema)) is not None:
+            found = resolve(self.root, ref)
             if found is None:
-                return None, None
-            node, node_ptr = found
-        else:
-            node, node_ptr = self.root, ""
-        if fragment and not fragment.startswith("/"):
-            anchored = _find_anchor(node, fragment, node_ptr)
-            return anchored if anchored is not None else (None, None)
-        for token in fragment.split("/")[1:] if fragment else []:
-            token = unquote(token).replace("~1", "/").replace("~0", "~")
-            if isinstance(node, dict) and token in node:
-                node = node[token]
-            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-                node = node[int(token)]
-            else:
-                return None, None
-            node_ptr += "/" + pointer_token(token)
-        return node, node_ptr
-
-    def all_of(self, schema: dict[str, Any], ptr: str, pointers: list[str] | None = None) -> Frag | None:
-        parts = list(schema["allOf"])
-        if pointers is None:
-            self.record(ptr, "allOf", MASK)
-            pointers = [f"{ptr}/allOf/{i}" for i in range(len(parts))]
-        rest = {k: v for k, v in schema.items() if k != "allOf"}
-        merged: dict[str, Any] = dict(rest)
-        exact = True
-        for part, part_ptr in zip(parts, pointers):
-            part = self.inline(part, part_ptr)
-            if part is None:
+                self.fail(ptr, "$ref", f"cannot resolve {ref!r} within the schema")
                 return None
-            merged, ok = merge_schemas(merged, part)
-            exact = exact and ok
-        if not exact:
-            self.record(ptr, "allOf", RESAMPLE, "subschemas could not be merged exactly; checked after decoding")
-        return self.node(merged, ptr)
-
-    def inline(self, schema: Any, ptr: str) -> Any:
-        """Follow a chain of pure ``$ref``s (for merging); None when recursion is exhausted."""
-        seen = 0
-        while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and seen < MAX_REF_DEPTH:
-            target, target_ptr = self.resolve(schema["$ref"])
-            if target_ptr is None or self.ref_stack.count(target_ptr) >= self.max_depth:
+            target, target_ptr = found
+            seen = self.ref_stack.count(target_ptr) + entered.count(target_ptr)
+            if seen >= self.limits.max_ref_depth:
+                self.cut.add(ptr)
+                self.fail(ptr, "$ref", f"recursion deeper than {self.limits.max_ref_depth} levels has no finite value")
                 return None
+            self.recursed = self.recursed or seen > 0
+            entered.append(target_ptr)
             self.record(ptr, "$ref", MASK)
-            siblings = {k: v for k, v in schema.items() if k != "$ref"}
-            schema = merge_schemas(target, siblings)[0] if siblings else target
-            seen += 1
-        return schema
+            siblings = {} if self.legacy_ref else {k: v for k, v in schema.items() if k not in REF_KEYWORDS and k not in ANNOTATIONS}
+            if siblings:
+                schema, exact = merge_schemas(target, siblings)
+                merged = True
+                if not exact:
+                    self.record(ptr, "$ref", RESAMPLE, "sibling keywords merged inexactly; checked after decoding")
+            else:
+                schema, ptr = target, target_ptr
+        return schema, ptr, entered, merged
 
-    def any_of(self, schema: dict[str, Any], ptr: str) -> Frag | None:
+    def entered(self, targets: list[str], schema: Any, ptr: str, exact: Any = None) -> Frag | None:
+        """Compile ``schema`` with ``targets`` on the reference stack."""
+        self.ref_stack.extend(targets)
+        try:
+            return self.node(schema, ptr, exact)
+        finally:
+            del self.ref_stack[len(self.ref_stack) - len(targets):]
+
+    def ref(self, schema: dict[str, Any], ptr: str, exact: Any) -> Frag | None:
+        for key in ("$dynamicRef", "$recursiveRef"):
+            if key in schema:
+                self.record(ptr, key, RESAMPLE, "resolved statically; checked after decoding")
+        resolved = self.inline(schema, ptr)
+        if resolved is None:
+            return None
+        target, target_ptr, targets, merged = resolved
+        return self.entered(targets, target, target_ptr, exact if merged else None)
+
+    def all_of(self, schema: dict[str, Any], ptr: str, exact: Any) -> Frag | None:
+        merged: Any = {k: v for k, v in schema.items() if k != "allOf"}
+        targets: list[str] = []
+        precise = True
+        for i, part in enumerate(schema["allOf"]):
+            resolved = self.inline(part, f"{ptr}/allOf/{i}")
+            if resolved is None:
+                return None
+            targets += resolved[2]
+            merged, ok = merge_schemas(merged, resolved[0])
+            precise = precise and ok
+        self.record(ptr, "allOf", MASK if precise else RESAMPLE, "" if precise else "subschemas merged inexactly; checked after decoding")
+        return self.entered(targets, merged, ptr, exact)
+
+    def any_of(self, schema: dict[str, Any], ptr: str, exact: Any) -> Frag | None:
         key = "anyOf" if "anyOf" in schema else "oneOf"
         base = {k: v for k, v in schema.items() if k != key}
-        if key == "oneOf":
-            self.record(ptr, "oneOf", RESAMPLE, "branches are masked; exclusivity is checked after decoding")
-        else:
-            self.record(ptr, "anyOf", MASK)
-        frags = []
+        frags, branches = [], []
+        precise = True
         for i, branch in enumerate(schema[key]):
-            branch_ptr = f"{ptr}/{key}/{i}"
-            if base:
-                branch = self.inline(branch, branch_ptr)
-                if branch is None:
-                    continue
-                merged, _ = merge_schemas(base, branch)
-                frag = self.node(merged, branch_ptr)
+            mark = len(self.log)
+            resolved = self.inline(branch, f"{ptr}/{key}/{i}")
+            frag = None
+            if resolved is not None:
+                target, target_ptr, targets, _ = resolved
+                if base:
+                    target, ok = merge_schemas(base, target)
+                    precise = precise and ok
+                    target_ptr = f"{ptr}/{key}/{i}"
+                branches.append(target)
+                frag = self.entered(targets, target, target_ptr, conjoin(exact, branch) if base else None)
             else:
-                frag = self.node(branch, branch_ptr)
-            if frag is not None:
+                branches.append(None)
+            if frag is None:
+                del self.log[mark:]
+            else:
                 frags.append(frag)
+        if key == "anyOf" or (precise and self.disjoint(branches)):
+            self.record(ptr, key, MASK if precise else RESAMPLE, "" if precise else "merged inexactly; checked after decoding")
+        else:
+            self.record(ptr, key, RESAMPLE, "a text may match more than one branch; checked after decoding")
         if not frags:
+            self.fail(ptr, key, f"no branch of {key} can be produced")
             return None
         return rx.alt(*frags)
 
-    def enum(self, schema: dict[str, Any], ptr: str) -> Frag | None:
-        values = schema["enum"]
-        if not values:
-            self.record(ptr, "enum", UNSUPPORTED, "empty enum")
+    def disjoint(self, branches: list[Any]) -> bool:
+        """Whether no output of one branch can be valid for another (so oneOf holds by masking)."""
+        if any(b is None for b in branches):
+            return False
+        signatures = [self.signature(b) for b in branches]
+        return all(_excludes(a, b) and _excludes(b, a)
+                   for i, a in enumerate(signatures) for b in signatures[i + 1:])
+
+    def signature(self, schema: Any) -> _Signature:
+        if not isinstance(schema, dict):
+            return _Signature(frozenset(_ALL_TYPES), frozenset(_ALL_TYPES), None, {}, {})
+        values = _choices(schema)
+        produced = frozenset(_type_of(v) for v in values) if values is not None else frozenset(self.types(schema))
+        declared = schema.get("type")
+        accepted = frozenset([declared] if isinstance(declared, str) else declared or _ALL_TYPES)
+        allowed = {}
+        for name, sub in (schema.get("properties") or {}).items():
+            if isinstance(sub, dict) and ref_of(sub) is not None:
+                found = resolve(self.root, ref_of(sub))  # type: ignore[arg-type]
+                sub = found[0] if found else {}
+            choices = _choices(sub) if isinstance(sub, dict) else None
+            if choices is not None:
+                allowed[name] = frozenset(json_key(v) for v in choices)
+        required = set(schema.get("required", [])) if isinstance(schema.get("required"), list) else set()
+        forced = {name: keys for name, keys in allowed.items() if name in required}
+        keys = None if values is None else frozenset(json_key(v) for v in values)
+        return _Signature(produced, accepted, keys, forced, allowed)
+
+    def choices(self, schema: dict[str, Any], ptr: str, exact: Any) -> Frag | None:
+        keyword = "const" if "const" in schema else "enum"
+        values = _choices(schema) or []
+        others = [k for k in schema if k not in ANNOTATIONS and k not in ("enum", "const")]
+        if exact is schema:  # the values are in the enum by construction: check the rest only
+            check = bool(others)
+            exact = {k: v for k, v in schema.items() if k not in ("enum", "const")}
+        else:  # merged: the original schemas decide
+            check = True
+        checked = self.admissible(values, exact) if check else values
+        if checked is None:
+            checked, how, note = values, RESAMPLE, "values could not be checked against the rest of the schema"
+        else:
+            how, note = MASK, ""
+        frags = []
+        for value in checked:
+            try:
+                text = rx.compact_json(value)
+                text.encode("utf-8")
+            except (ValueError, UnicodeEncodeError):  # NaN, lone surrogates: no text to write
+                continue
+            frags.append(rx.literal(text))
+        if not frags:
+            self.fail(ptr, keyword, f"no {keyword} value satisfies the rest of the schema")
             return None
-        self.record(ptr, "enum", MASK)
-        return rx.alt(*(rx.json_literal(v) for v in values))
+        self.record(ptr, keyword, how, note)
+        for key in others:
+            self.record(ptr, key, how, f"holds for every {keyword} value" if how == MASK else note)
+        return rx.alt(*frags)
+
+    def admissible(self, values: list[Any], schema: Any) -> list[Any] | None:
+        """The values that are valid against ``schema`` (an original subschema); None if unknown."""
+        try:
+            if self._validator is None:
+                from .schemas import local_registry
+
+                cls = self.validator_cls
+                self._validator = cls(self.root, registry=local_registry(self.root), format_checker=cls.FORMAT_CHECKER)
+            check = self._validator.evolve(schema=schema)
+            return [v for v in values if check.is_valid(v)]
+        except Exception:  # unresolvable references, invalid patterns: leave it to the check after decoding
+            return None
 
     # -- scalars ----------------------------------------------------------------------------
     def string(self, schema: dict[str, Any], ptr: str) -> Frag | None:
-        lo = int(schema.get("minLength", 0))
-        hi = schema.get("maxLength")
-        hi = None if hi is None else int(hi)
+        lo, hi = _count(schema.get("minLength"), 0), _count(schema.get("maxLength"), None)
         if hi is not None and hi < lo:
-            self.record(ptr, "maxLength", UNSUPPORTED, "maxLength is below minLength")
+            self.fail(ptr, "maxLength", "maxLength is below minLength")
             return None
-        fmt = schema.get("format")
-        special: Frag | None = None
-        if isinstance(fmt, str):
-            special = rx.format_string(fmt)
-            self.record(ptr, "format", MASK if special else RESAMPLE,
-                        "" if special else f"no pattern for format {fmt!r}; checked after decoding")
-        if "pattern" in schema:
-            if special is None:
-                try:
-                    special = rx.pattern_string(schema["pattern"])
-                    self.record(ptr, "pattern", MASK)
-                except rx.PatternUnsupported as exc:
-                    self.record(ptr, "pattern", RESAMPLE, f"{exc}; checked after decoding")
-            else:
-                self.record(ptr, "pattern", RESAMPLE, "format is masked instead; pattern checked after decoding")
+        special = self.formatted(schema, ptr, lo, hi)
         if special is not None:
+            frag, fits = special
             for key in ("minLength", "maxLength"):
                 if key in schema:
-                    self.record(ptr, key, RESAMPLE, "format/pattern is masked instead; checked after decoding")
-            return special
-        if hi is not None and hi > MAX_MASKED_STRING_LENGTH:
-            self.record(ptr, "maxLength", RESAMPLE, f"over {MAX_MASKED_STRING_LENGTH}; checked after decoding")
-            hi = None
-        elif "maxLength" in schema:
-            self.record(ptr, "maxLength", MASK)
-        if lo > MAX_MASKED_STRING_LENGTH:
-            self.record(ptr, "minLength", RESAMPLE, f"over {MAX_MASKED_STRING_LENGTH}; checked after decoding")
+                    self.record(ptr, key, MASK if fits else RESAMPLE, "" if fits else "format/pattern is masked instead; checked after decoding")
+            return frag
+        cap = self.limits.max_string_length
+        if lo > cap:
+            self.record(ptr, "minLength", RESAMPLE, f"over {cap} characters; checked after decoding")
+            top = None
             lo = 0
-        elif "minLength" in schema:
+        elif self.limits.free_string_chars is not None and (hi is None or hi > lo + self.limits.free_string_chars):
+            return self.bounded_string(schema, ptr, lo)
+        else:
+            top = hi if hi is not None and hi <= cap else None
+        if "minLength" in schema and lo <= cap:
             self.record(ptr, "minLength", MASK)
-        return rx.string_of_length(lo, hi)
+        if "maxLength" in schema:
+            self.record(ptr, "maxLength", MASK if top is not None else RESAMPLE, "" if top is not None else f"over {cap} characters; checked after decoding")
+        return rx.string_of_length(lo, top)
+
+    def bounded_string(self, schema: dict[str, Any], ptr: str, lo: int) -> Frag:
+        """A string of at least ``lo`` characters and at most the free allowance more (under maxLength)."""
+        for key in ("minLength", "maxLength"):
+            if key in schema:
+                self.record(ptr, key, MASK)
+        return self.free_string(lo)
+
+    def formatted(self, schema: dict[str, Any], ptr: str, lo: int, hi: int | None) -> tuple[Frag, bool] | None:
+        """The string fragment a format or pattern gives, and whether it keeps to the lengths."""
+        found = None
+        fmt = schema.get("format")
+        if isinstance(fmt, str):
+            known = rx.format_string(fmt)
+            if known is not None:
+                frag, (low, high) = known
+                found = frag, low >= lo and (hi is None or high <= hi)
+                self.record(ptr, "format", MASK)
+            elif fmt not in self.checked_formats:
+                self.record(ptr, "format", MASK, "not asserted by the validator: an annotation")
+            else:
+                self.record(ptr, "format", RESAMPLE, f"no mask for format {fmt!r}; checked after decoding")
+        if "pattern" in schema:
+            if found is not None:
+                self.record(ptr, "pattern", RESAMPLE, "the format is masked instead; checked after decoding")
+                return found
+            try:
+                found = rx.pattern_string(schema["pattern"], self.pattern_limits, (lo, hi))
+            except rx.PatternUnsupported as exc:
+                self.record(ptr, "pattern", RESAMPLE, f"{exc}; checked after decoding")
+                return None
+            self.used_free = self.used_free or self.limits.free_pattern_repeats is not None
+            self.record(ptr, "pattern", MASK)
+        return found
 
     def number(self, schema: dict[str, Any], ptr: str, integer: bool) -> Frag | None:
-        lo, hi, exact = rx.integer_bounds(schema)
-        for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-            if key in schema:
-                bound = schema[key]
-                whole = isinstance(bound, bool) or float(bound).is_integer()
-                how = MASK if (integer or whole) and exact else RESAMPLE
-                self.record(ptr, key, how, "" if how == MASK else "integer part masked; exact bound checked after decoding")
+        lower, upper = rx.number_bounds(schema)
+        keys = [k for k in _BOUND_KEYS if k in schema]
         step = schema.get("multipleOf")
-        multiples = _integer_multiples(lo, hi, step) if integer and step not in (None, 1) else None
-        if step is not None:
-            masked = step == 1 or multiples is not None
-            self.record(ptr, "multipleOf", MASK if masked else RESAMPLE,
-                        "" if masked else "checked after decoding (unbounded range, or not an integer step)")
-        if multiples is not None:
-            if not multiples:
-                self.record(ptr, "multipleOf", UNSUPPORTED, "no multiple of the step lies within the bounds")
-                return None
-            return rx.alt(*(rx.literal(str(v)) for v in multiples))
-        frag = rx.integer_range(lo, hi) if integer else rx.number_range(lo, hi)
+        if _is_whole(step):
+            integer = True  # multiples of a whole step are whole numbers: narrower, still valid
+        if integer:
+            lo, hi = rx.integer_limits(lower, upper)
+            frag = self.multiples(lo, hi, step, ptr) if step is not None else rx.integer_range(lo, hi)
+        else:
+            if step is not None:
+                self.record(ptr, "multipleOf", RESAMPLE, "checked after decoding")
+            try:
+                frag = rx.decimal_range(*rx.unit_limits(lower, upper))
+            except OverflowError:
+                frag = None
+        for key in keys:
+            self.record(ptr, key, MASK)
         if frag is None:
-            self.record(ptr, "minimum" if "minimum" in schema else "exclusiveMinimum", UNSUPPORTED, "empty range")
+            self.fail(ptr, keys[0] if keys else "multipleOf", "no number within the bounds can be written")
         return frag
 
+    def multiples(self, lo: int | None, hi: int | None, step: Any, ptr: str) -> Frag | None:
+        """Integers in [lo, hi] that are multiples of ``step``: listed when few, else checked later."""
+        if not _is_whole(step):
+            every = _divides_one(step)  # a step like 0.5 divides every integer exactly
+            self.record(ptr, "multipleOf", MASK if every else RESAMPLE, "" if every else "checked after decoding")
+            return rx.integer_range(lo, hi)
+        whole = int(step)
+        if whole == 1:
+            self.record(ptr, "multipleOf", MASK)
+            return rx.integer_range(lo, hi)
+        if lo is None or hi is None or (hi - lo) // whole + 1 > self.limits.max_listed_multiples:
+            self.record(ptr, "multipleOf", RESAMPLE, "too many multiples to list; checked after decoding")
+            return rx.integer_range(lo, hi)
+        self.record(ptr, "multipleOf", MASK)
+        first = -(-lo // whole) * whole
+        values = range(first, hi + 1, whole)
+        return rx.alt(*(rx.literal(str(v)) for v in values)) if values else None
+
     # -- containers -------------------------------------------------------------------------
+    def trimmed(self) -> bool:
+        """Whether containers here hold only what is required (the size budget ran out)."""
+        return self.limits.optional_depth is not None and self.depth > self.limits.optional_depth
+
     def object(self, schema: dict[str, Any], ptr: str) -> Frag | None:
         props = schema.get("properties") or {}
-        required = [r for r in schema.get("required", []) if isinstance(r, str)]
+        required = [r for r in schema.get("required", []) if isinstance(r, str)] if isinstance(schema.get("required"), list) else []
         extra = schema.get("additionalProperties", True)
-        if "properties" in schema:
-            self.record(ptr, "properties", MASK)
-        if "required" in schema:
-            self.record(ptr, "required", MASK)
-        if "patternProperties" in schema:
-            self.record(ptr, "patternProperties", RESAMPLE, "no pattern-named keys are generated; checked after decoding")
-        if "additionalProperties" in schema:
-            self.record(ptr, "additionalProperties", MASK)
-        if "unevaluatedProperties" in schema:
-            self.record(ptr, "unevaluatedProperties", MASK if not props or extra is False or schema["unevaluatedProperties"] is not False else RESAMPLE)
+        patterns = schema.get("patternProperties") or {}
+        for key in ("properties", "required", "additionalProperties"):
+            if key in schema:
+                self.record(ptr, key, MASK)
         members: list[tuple[bool, Frag]] = []
-        for name, sub in props.items():
-            value = self.node(sub, f"{ptr}/properties/{pointer_token(name)}")
-            is_required = name in required
-            if value is None:
-                if is_required:
-                    return None
+        left_out = []
+        trim = self.trimmed()
+        for name in dict.fromkeys([*props, *required]):
+            if trim and name not in required:
+                left_out.append(name)
                 continue
-            members.append((is_required, rx.seq(rx.json_literal(name), rx.literal(":"), value)))
-        for name in required:
-            if name not in props:
-                value_schema = extra if isinstance(extra, dict) else True
-                value = self.node(value_schema, f"{ptr}/additionalProperties")
-                if value is None:
+            where = f"{ptr}/properties/{pointer_token(name)}" if name in props else f"{ptr}/additionalProperties"
+            value_schema = self.member_schema(name, props, extra, patterns, ptr)
+            mark = len(self.log)
+            value = self.node(value_schema, where)
+            if value is None:
+                if name in required:
                     return None
-                members.append((True, rx.seq(rx.json_literal(name), rx.literal(":"), value)))
-        if not props and isinstance(extra, dict) and not required:
-            value = self.node(extra, f"{ptr}/additionalProperties")
-            pair = rx.seq(rx.ANY_STRING, rx.literal(":"), value) if value is not None else None
-            if pair is None:
-                return rx.literal("{}")
-            return rx.seq(rx.literal("{"), rx.repeat(rx.seq(pair, rx.repeat(rx.seq(rx.literal(","), pair), 0, None)), 0, 1), rx.literal("}"))
-        if not props and not required and extra is not False and "patternProperties" not in schema:
-            return generic_object(MAX_GENERIC_DEPTH)
-        return rx.seq(rx.literal("{"), ordered_members(members), rx.literal("}"))
+                del self.log[mark:]
+                left_out.append(name)
+                continue
+            members.append((name in required, rx.seq(rx.json_literal(name), rx.literal(":"), value)))
+        if left_out:
+            why = "nested too deep for the size budget" if trim else "no value within the bounds"
+            self.record(ptr, "properties", MASK, f"left out of the mask ({why}): " + ", ".join(left_out))
+        pair = None if props or trim else self.free_member(extra, patterns, ptr)
+        body = rx.object_members(members, self.limits.optional_start_size)
+        most: int | None = len(members)
+        if pair is not None:
+            more = self.free_count(0)
+            most = None if more is None else most + more
+            body = (rx.seq(body, rx.repeat(rx.seq(rx.literal(","), pair), 0, more)) if members
+                    else rx.array_items([], 0, pair, 0, more))
+        self.object_counts(schema, ptr, len(required), most)
+        return rx.seq(rx.literal("{"), body, rx.literal("}"))
+
+    def member_schema(self, name: str, props: dict[str, Any], extra: Any, patterns: dict[str, Any], ptr: str) -> Any:
+        """The schema a member's value must meet: its property (or additionalProperties) and
+        every patternProperties entry whose pattern the name matches."""
+        matching = []
+        for pattern, sub in patterns.items():
+            try:
+                if re.search(pattern, name):
+                    matching.append(sub)
+            except re.error:
+                self.record(ptr, "patternProperties", RESAMPLE, "a pattern cannot be evaluated here; checked after decoding")
+        if name in props:
+            return _conjoin_all([props[name], *matching])
+        return _conjoin_all(matching) if matching else extra
+
+    def free_member(self, extra: Any, patterns: dict[str, Any], ptr: str) -> Frag | None:
+        """A ``"key":value`` pair for members beyond the named ones, when the schema leaves keys free."""
+        if patterns:
+            if len(patterns) == 1:
+                (pattern, sub), = patterns.items()
+                try:
+                    key, _ = rx.pattern_string(pattern, self.pattern_limits)
+                except rx.PatternUnsupported:
+                    key = None
+                if key is not None:
+                    self.record(ptr, "patternProperties", MASK)
+                    value = self.optional_node(sub, f"{ptr}/patternProperties/{pointer_token(pattern)}")
+                    return None if value is None else rx.seq(key, rx.literal(":"), value)
+            self.record(ptr, "patternProperties", MASK, "no keys are generated for the patterns")
+            return None
+        if extra is False:
+            return None
+        value = self.optional_node(extra, f"{ptr}/additionalProperties")
+        return None if value is None else rx.seq(self.free_key(), rx.literal(":"), value)
+
+    def optional_node(self, schema: Any, ptr: str) -> Frag | None:
+        """``node``, with the keyword uses inside dropped when no value can be produced."""
+        mark = len(self.log)
+        frag = self.node(schema, ptr)
+        if frag is None:
+            del self.log[mark:]
+        return frag
+
+    def object_counts(self, schema: dict[str, Any], ptr: str, least: int, most: int | None) -> None:
+        """minProperties/maxProperties: masked when the members the mask allows already keep them."""
+        for key, holds in (("minProperties", lambda n: least >= n), ("maxProperties", lambda n: most is not None and most <= n)):
+            if key in schema:
+                ok = holds(schema[key])
+                self.record(ptr, key, MASK if ok else RESAMPLE, "" if ok else "checked after decoding")
 
     def array(self, schema: dict[str, Any], ptr: str) -> Frag | None:
-        lo = int(schema.get("minItems", 0))
-        hi = schema.get("maxItems")
-        hi = None if hi is None else int(hi)
+        lo, hi = _count(schema.get("minItems"), 0), _count(schema.get("maxItems"), None)
         if hi is not None and hi < lo:
-            self.record(ptr, "maxItems", UNSUPPORTED, "maxItems is below minItems")
+            self.fail(ptr, "maxItems", "maxItems is below minItems")
             return None
-        items = schema.get("items")
-        prefix = schema.get("prefixItems")
-        rest_key = "items"
-        if isinstance(items, list):  # draft 4-2019 tuple form
-            prefix, items, rest_key = items, schema.get("additionalItems", True), "additionalItems"
+        if isinstance(schema.get("items"), list):  # drafts 4-2019: tuple form
+            prefix, rest, prefix_key, rest_key = schema["items"], schema.get("additionalItems", True), "items", "additionalItems"
+        else:
+            prefix, rest, prefix_key, rest_key = schema.get("prefixItems") or [], schema.get("items", True), "prefixItems", "items"
         for key in ("items", "prefixItems", "additionalItems"):
             if key in schema:
                 self.record(ptr, key, MASK)
+        if self.trimmed():
+            hi = lo
         head: list[Frag] = []
-        for i, sub in enumerate(prefix or []):
-            if hi is not None and i >= hi:
-                break
-            frag = self.node(sub, f"{ptr}/{'prefixItems' if 'prefixItems' in schema else 'items'}/{i}")
+        for i, sub in enumerate(prefix[:hi]):
+            frag = self.node(sub, f"{ptr}/{prefix_key}/{i}") if i < lo else self.optional_node(sub, f"{ptr}/{prefix_key}/{i}")
             if frag is None:
                 if i < lo:
                     return None
                 break
             head.append(frag)
-        item = None if items is False else self.node(True if items is None else items, f"{ptr}/{rest_key}")
-        n_head = len(head)
+        item = None if rest is False else (self.node if lo > len(head) else self.optional_node)(rest, f"{ptr}/{rest_key}")
         if item is None:
-            if lo > n_head:
-                return None
-            hi = n_head if hi is None else min(hi, n_head)
-        tail_lo, tail_hi = max(0, lo - n_head), None if hi is None else max(0, hi - n_head)
-        if tail_hi is None and item is not None and len(item.re) * (tail_lo + FREE_ARRAY_ITEMS) <= MAX_REPEAT_COST:
-            tail_hi = tail_lo + FREE_ARRAY_ITEMS  # a narrower, still valid bound: output cannot run away
+            if lo > len(head):
+                return None if rest is not False else self.fail(ptr, "minItems", "more items are required than the schema allows")
+            hi = len(head) if hi is None else min(hi, len(head))
+        tail_lo = max(0, lo - len(head))
+        tail_hi = None if hi is None else hi - len(head)
         for key in ("minItems", "maxItems"):
             if key in schema:
                 self.record(ptr, key, MASK)
-        if item is not None and tail_hi is not None and len(item.re) * tail_hi > MAX_REPEAT_COST:
-            self.record(ptr, "maxItems", RESAMPLE, "too many item copies for the mask; checked after decoding")
-            tail_hi = None
-        if item is not None and len(item.re) * tail_lo > MAX_REPEAT_COST:
-            self.record(ptr, "minItems", RESAMPLE, "too many item copies for the mask; checked after decoding")
-            tail_lo = 0
-        return rx.seq(rx.literal("["), array_body(head, lo, item, tail_lo, tail_hi), rx.literal("]"))
+        if item is not None:
+            if tail_hi is None:
+                tail_hi = self.free_count(tail_lo)
+            if tail_hi is not None and item.size * tail_hi > self.limits.max_repeat_size:
+                if "maxItems" in schema:
+                    self.record(ptr, "maxItems", RESAMPLE, "too many item copies for the mask; checked after decoding")
+                tail_hi = None
+            if item.size * tail_lo > self.limits.max_repeat_size:
+                self.record(ptr, "minItems", RESAMPLE, "too many item copies for the mask; checked after decoding")
+                tail_lo = 0
+        return rx.seq(rx.literal("["), rx.array_items(head, lo, item, tail_lo, tail_hi), rx.literal("]"))
 
 
-def _integer_multiples(lo: int | None, hi: int | None, step: Any) -> list[int] | None:
-    """The multiples of an integer ``step`` within [lo, hi], when few enough to list in the mask."""
-    if lo is None or hi is None or isinstance(step, bool) or not float(step).is_integer() or step <= 0:
-        return None
-    step = int(step)
-    first = -(-lo // step) * step
-    if (hi - first) // step + 1 > MAX_LISTED_MULTIPLES:
-        return None
-    return list(range(first, hi + 1, step))
+@dataclass(frozen=True)
+class _Signature:
+    """What a oneOf branch's outputs look like, and what the branch accepts."""
+
+    produced: frozenset[str]  # types the branch's regex can produce
+    accepted: frozenset[str]  # types the branch's schema accepts
+    values: frozenset[Any] | None  # its const/enum values (as JSON keys), if it has them
+    forced: dict[str, frozenset[Any]]  # required properties with const/enum: values outputs hold
+    allowed: dict[str, frozenset[Any]]  # properties with const/enum: values the schema accepts
 
 
-def array_body(head: list[Frag], lo: int, item: Frag | None, tail_lo: int, tail_hi: int | None) -> Frag:
-    """Comma-separated elements: the prefix items (those past minItems optional), then the tail."""
-    comma = rx.literal(",")
-    # Build from the right: after element i, what may follow.
-    def after(i: int) -> Frag:
-        if i < len(head):
-            nxt = rx.seq(comma, head[i], after(i + 1))
-            return nxt if i < lo else rx.repeat(nxt, 0, 1)
-        if item is None or tail_hi == 0:
-            return Frag("", 0)
-        return rx.repeat(rx.seq(comma, item), tail_lo, tail_hi)
-
-    if head:
-        first = rx.seq(head[0], after(1))
-        return first if lo > 0 else rx.repeat(first, 0, 1)
-    if item is None or tail_hi == 0:
-        return Frag("", 0)
-    rest = rx.repeat(rx.seq(comma, item), max(0, tail_lo - 1), None if tail_hi is None else tail_hi - 1)
-    body = rx.seq(item, rest)
-    return body if tail_lo > 0 else rx.repeat(body, 0, 1)
+def _excludes(a: _Signature, b: _Signature) -> bool:
+    """Whether no output of branch ``a`` is valid for branch ``b``."""
+    if not any(t in b.accepted or {t, *b.accepted} >= {"integer", "number"} for t in a.produced):
+        return True
+    if a.values is not None and b.values is not None and not a.values & b.values:
+        return True
+    return a.produced == {"object"} and any(
+        name in b.allowed and not keys & b.allowed[name] for name, keys in a.forced.items())
 
 
-def ordered_members(members: list[tuple[bool, Frag]]) -> Frag:
-    """Object members in declared order; optional ones may be left out, commas stay right.
-
-    ``first(i)`` is the text for members i.. when nothing was written yet, ``later(i)`` when
-    something was; the size is quadratic in the number of optional members, not exponential.
-    """
-    comma = rx.literal(",")
-    n = len(members)
-    later: list[Frag] = [Frag("", 0)] * (n + 1)
-    for i in range(n - 1, -1, -1):
-        required, member = members[i]
-        step = rx.seq(comma, member)
-        later[i] = rx.seq(step if required else rx.repeat(step, 0, 1), later[i + 1])
-    first = Frag("", 0)
-    for i in range(n - 1, -1, -1):
-        required, member = members[i]
-        with_it = rx.seq(member, later[i + 1])
-        first = with_it if required else rx.alt(with_it, first) if first.re else rx.repeat(with_it, 0, 1)
-    return first
+def _choices(schema: dict[str, Any]) -> list[Any] | None:
+    """The values const/enum allow (both: those in both), or None when neither is present."""
+    if "const" in schema:
+        const = schema["const"]
+        if "enum" in schema and json_key(const) not in {json_key(v) for v in schema["enum"]}:
+            return []
+        return [const]
+    return list(schema["enum"]) if isinstance(schema.get("enum"), list) else None
 
 
-# -- values of any type (bounded depth) -----------------------------------------------------
-
-_SCALAR = rx.alt(rx.ANY_STRING, rx.number_range(None, None), Frag("(?:true|false|null)", 5))  # type: ignore[arg-type]
-
-
-def generic_value(depth: int) -> Frag:
-    """Any JSON value, nested at most ``depth`` containers deep."""
-    if depth <= 0:
-        return _SCALAR
-    return rx.alt(_SCALAR, generic_array(depth), generic_object(depth))
+def _type_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return "integer"
+    return {float: "number", str: "string", list: "array", dict: "object"}.get(type(value), "null")
 
 
-def generic_array(depth: int) -> Frag:
-    inner = generic_value(depth - 1)
-    return rx.seq(rx.literal("["), rx.repeat(rx.seq(inner, rx.repeat(rx.seq(rx.literal(","), inner), 0, None)), 0, 1), rx.literal("]"))
+def _conjoin_all(schemas: list[Any]) -> Any:
+    out: Any = True
+    for schema in schemas:
+        out = conjoin(out, schema)
+    return out
 
 
-def generic_object(depth: int) -> Frag:
-    pair = rx.seq(rx.ANY_STRING, rx.literal(":"), generic_value(depth - 1))
-    return rx.seq(rx.literal("{"), rx.repeat(rx.seq(pair, rx.repeat(rx.seq(rx.literal(","), pair), 0, None)), 0, 1), rx.literal("}"))
+def _count(value: Any, default: int | None) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
-# -- merging (allOf) ------------------------------------------------------------------------
-
-_MIN_KEYS = {"minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"}
-_MAX_KEYS = {"maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties"}
+def _is_whole(step: Any) -> bool:
+    return isinstance(step, (int, float)) and not isinstance(step, bool) and float(step).is_integer() and step > 0
 
 
-def merge_schemas(a: Any, b: Any) -> tuple[Any, bool]:
-    """The conjunction of two schemas as one schema, and whether the merge is exact.
-
-    Where two values cannot be combined the first is kept and ``exact`` is False: the result
-    is then checked after decoding against the original schema.
-    """
-    if a is True or a == {}:
-        return b, True
-    if b is True or b == {}:
-        return a, True
-    if a is False or b is False:
-        return False, True
-    if not isinstance(a, dict) or not isinstance(b, dict):
-        return a, False
-    out = dict(a)
-    exact = True
-    for key, value in b.items():
-        if key in _ANNOTATIONS or key not in out:
-            out.setdefault(key, value)
-            continue
-        current = out[key]
-        if current == value:
-            continue
-        if key in _MIN_KEYS and _is_number(current) and _is_number(value):
-            out[key] = max(current, value)
-        elif key in _MAX_KEYS and _is_number(current) and _is_number(value):
-            out[key] = min(current, value)
-        elif key == "required":
-            out[key] = list(dict.fromkeys([*current, *value]))
-        elif key == "properties":
-            props = dict(current)
-            for name, sub in value.items():
-                props[name] = {"allOf": [props[name], sub]} if name in props else sub
-            out[key] = props
-        elif key == "type":
-            left = current if isinstance(current, list) else [current]
-            right = value if isinstance(value, list) else [value]
-            both = [t for t in left if t in right or (t == "integer" and "number" in right)]
-            both += [t for t in right if t == "integer" and "number" in left and t not in both]
-            out[key] = both[0] if len(both) == 1 else both
-        elif key == "enum":
-            out[key] = [v for v in current if v in value]
-        elif key in ("items", "additionalProperties", "additionalItems") and isinstance(current, (dict, bool)) and isinstance(value, (dict, bool)):
-            out[key] = {"allOf": [current, value]} if current is not True and value is not True else (value if current is True else current)
-        elif key == "allOf":
-            out[key] = [*current, *value]
-        elif key in ("anyOf", "oneOf"):
-            out["allOf"] = [*out.get("allOf", []), {key: value}]
-        else:
-            exact = False
-    return out, exact
+def _divides_one(step: Any) -> bool:
+    """Whether ``step`` is 1/2**k, so that every integer (below 2**50) is an exact multiple."""
+    if not isinstance(step, float) or step <= 0:
+        return False
+    inverse = 1 / Fraction(step)
+    return inverse.denominator == 1 and inverse.numerator & (inverse.numerator - 1) == 0
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _find_by_id(root: Any, uri: str) -> tuple[Any, str] | None:
-    return _find(root, lambda n: n.get("$id") == uri or n.get("id") == uri, "")
-
-
-def _find_anchor(root: Any, name: str, ptr: str) -> tuple[Any, str] | None:
-    return _find(root, lambda n: n.get("$anchor") == name or n.get("$dynamicAnchor") == name, ptr)
-
-
-def _find(node: Any, predicate: Any, ptr: str) -> tuple[Any, str] | None:
-    """Depth-first search for the first subschema matching ``predicate``, with its pointer."""
-    if isinstance(node, dict):
-        if predicate(node):
-            return node, ptr
-        children: Any = node.items()
-    elif isinstance(node, list):
-        children = ((str(i), v) for i, v in enumerate(node))
-    else:
-        return None
-    for key, value in children:
-        if key in ("enum", "const", "examples", "default"):
-            continue
-        found = _find(value, predicate, f"{ptr}/{pointer_token(key)}")
-        if found is not None:
-            return found
-    return None
+def _at_most(value: int | None, cap: int) -> int | None:
+    return None if value is None else min(value, cap)

@@ -1,34 +1,51 @@
-"""Regex building blocks for JSON text: strings, numbers in a range, formats and patterns.
+"""Regex building blocks for compact JSON text: strings, numbers in a range, formats and patterns.
 
-Every fragment describes *encoded JSON text* (what the model writes), in the regex dialect of
-outlines-core. Each fragment also carries the most bytes it can match (``None`` when unbounded),
-so the token budget can be chosen from the schema. Fragments are sound: everything they match
-is valid for the keywords they claim to enforce; they may match less than the schema allows.
+Every fragment describes *encoded JSON text* (what the model writes) in the regex subset that
+both Python ``re`` and outlines-core accept: literals, ``(?:...)`` groups, alternation, character
+classes and ``? * + {m,n}``. A fragment also carries the most bytes it can match (``None`` when
+unbounded) and its *size*: its length with bounded repeats unrolled, which is what an automaton
+built from it costs. Fragments are sound: everything they match is valid for the keywords they
+claim to enforce; they may match less than the schema allows.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Any, NamedTuple
+import re
+import re._constants as C  # noqa: N812 - the stdlib's own names
+import re._parser as sre_parse
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
 
-try:  # Python >= 3.11
-    import re._constants as sre_constants
-    import re._parser as sre_parse
-except ImportError:  # pragma: no cover - Python 3.10
-    import sre_constants  # type: ignore[no-redef]
-    import sre_parse  # type: ignore[no-redef]
-
-MAX_INT_DIGITS = 15
+MAX_INT_DIGITS = 15  # digits of an integer part when the schema gives no bound (exact in a double)
 MAX_FRACTION_DIGITS = 6
+_UNIT = 10**MAX_FRACTION_DIGITS  # numbers are handled in units of 10**-MAX_FRACTION_DIGITS
+_BIG = 10**MAX_INT_DIGITS - 1
 _META = set("\\.^$|?*+()[]{}")
+_MAX_CODE = 0x10FFFF
 
 
-class Frag(NamedTuple):
-    """A regex fragment and the most bytes it can match (None: unbounded)."""
+@dataclass(frozen=True)
+class Frag:
+    """A regex, the most bytes it can match (None: unbounded) and its unrolled size."""
 
     re: str
     max: int | None
+    size: int = -1  # -1: the length of ``re``
+    atom: bool = False  # known to be one unit that a quantifier can follow (a group, a class)
+    depth: int = -1  # how deeply groups nest in ``re`` (-1: count them)
+
+    def __post_init__(self) -> None:
+        if self.size < 0:
+            object.__setattr__(self, "size", len(self.re))
+        if self.depth < 0:
+            object.__setattr__(self, "depth", nesting_depth(self.re))
+
+
+EMPTY = Frag("", 0, 0, False, 0)
 
 
 def literal(text: str) -> Frag:
@@ -37,8 +54,11 @@ def literal(text: str) -> Frag:
 
 
 def compact_json(value: Any) -> str:
-    """The compact JSON text formatlock writes: the form every fragment describes."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """The compact JSON text formatlock writes: the form every fragment describes.
+
+    Raises ValueError for values that have no JSON text (NaN, infinities).
+    """
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def json_literal(value: Any) -> Frag:
@@ -51,7 +71,7 @@ def seq(*parts: Frag) -> Frag:
     total: int | None = 0
     for p in parts:
         total = None if total is None or p.max is None else total + p.max
-    return Frag("".join(p.re for p in parts), total)
+    return Frag("".join(p.re for p in parts), total, sum(p.size for p in parts), False, max((p.depth for p in parts), default=0))
 
 
 def alt(*parts: Frag) -> Frag:
@@ -60,77 +80,235 @@ def alt(*parts: Frag) -> Frag:
     if len(unique) == 1:
         return unique[0]
     maxes = [p.max for p in unique]
-    return Frag("(?:" + "|".join(p.re for p in unique) + ")", None if None in maxes else max(maxes))  # type: ignore[type-var]
+    regex = "(?:" + "|".join(p.re for p in unique) + ")"
+    size = sum(p.size for p in unique) + len(unique) + 3
+    return Frag(regex, None if None in maxes else max(maxes), size, True, 1 + max(p.depth for p in unique))  # type: ignore[type-var]
 
 
 def repeat(part: Frag, lo: int, hi: int | None) -> Frag:
     """``part`` repeated lo..hi times (hi None: unbounded)."""
-    body = part.re if _is_atom(part.re) else f"(?:{part.re})"
-    if hi is None:
-        suffix = "*" if lo == 0 else "+" if lo == 1 else f"{{{lo},}}"
-        return Frag(body + suffix, None if part.max != 0 else 0)
     if lo == hi == 1:
         return part
+    if hi == 0:
+        return EMPTY
+    wrapped = not (part.atom or (len(part.re) <= 64 and _is_atom(part.re)))
+    body = f"(?:{part.re})" if wrapped else part.re
+    depth = part.depth + wrapped
+    if hi is None:
+        suffix = "*" if lo == 0 else "+" if lo == 1 else f"{{{lo},}}"
+        return Frag(body + suffix, None if part.max else 0, part.size * max(lo, 1) + 5, False, depth)
     suffix = "?" if (lo, hi) == (0, 1) else f"{{{lo}}}" if lo == hi else f"{{{lo},{hi}}}"
-    return Frag(body + suffix, None if part.max is None else part.max * hi)
+    return Frag(body + suffix, None if part.max is None else part.max * hi, part.size * hi + 5, False, depth)
+
+
+def optional(part: Frag) -> Frag:
+    return repeat(part, 0, 1)
 
 
 def _is_atom(regex: str) -> bool:
     if len(regex) == 1 or (len(regex) == 2 and regex[0] == "\\"):
         return True
-    if regex.startswith("[") and regex.endswith("]") and regex.count("]") == 1 + regex.count("\\]"):
+    if regex.startswith("[") and _class_end(regex) == len(regex) - 1:
         return True
     return regex.startswith("(?:") and _closing_paren(regex) == len(regex) - 1
 
 
+def _class_end(regex: str) -> int:
+    """Index of the ``]`` closing the class that starts ``regex``."""
+    i = 2 if regex.startswith("[^") else 1
+    while i < len(regex):
+        if regex[i] == "\\":
+            i += 2
+            continue
+        if regex[i] == "]":
+            return i
+        i += 1
+    return -1
+
+
 def _closing_paren(regex: str) -> int:
-    depth, escaped, in_class = 0, False, False
-    for i, c in enumerate(regex):
-        if escaped:
-            escaped = False
-        elif c == "\\":
-            escaped = True
-        elif in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-        elif c == "(":
+    depth, i = 0, 0
+    while i < len(regex):
+        c = regex[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i = i + _class_end(regex[i:]) + 1
+            continue
+        if c == "(":
             depth += 1
         elif c == ")":
             depth -= 1
             if depth == 0:
                 return i
+        i += 1
     return -1
+
+
+def nesting_depth(regex: str) -> int:
+    """The deepest group nesting in ``regex`` (regex parsers limit it, e.g. 250 in Rust's)."""
+    depth = deepest = i = 0
+    while i < len(regex):
+        c = regex[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i = i + _class_end(regex[i:]) + 1
+            continue
+        if c == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c == ")":
+            depth -= 1
+        i += 1
+    return deepest
 
 
 # --- JSON strings --------------------------------------------------------------------------
 
 # One character of a JSON string, as written: any char but quote, backslash and controls, or a
 # short escape. \\uXXXX escapes are left out on purpose (they let a model spell lone surrogates).
-STRING_CHAR = Frag(r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt])', 4)
-_SAFE_CHAR = r'[^"\\\x00-\x1f]'
+STRING_CHAR = Frag(r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt])', 4, atom=True)
 _SHORT_ESCAPES = {'"': '\\\\"', "\\": "\\\\\\\\", "\b": "\\\\b", "\f": "\\\\f", "\n": "\\\\n", "\r": "\\\\r", "\t": "\\\\t"}
+_QUOTE = literal('"')
 
 
 def quoted(content: Frag) -> Frag:
     """A JSON string whose (encoded) content is ``content``."""
-    return seq(literal('"'), content, literal('"'))
-
-
-FREE_STRING_CHARS = 200  # strings without maxLength get at most minLength + this many characters
-FREE_PATTERN_REPEATS = 64  # `*` and `+` in a pattern become at most this many repeats (past the minimum)
+    return seq(_QUOTE, content, _QUOTE)
 
 
 def string_of_length(lo: int, hi: int | None) -> Frag:
-    """A JSON string of lo..hi characters (characters counted after decoding, as JSON Schema does).
+    """A JSON string of lo..hi characters (counted after decoding, as JSON Schema does)."""
+    return quoted(repeat(STRING_CHAR, lo, hi))
 
-    Without ``hi`` the mask still bounds the length (a narrower, still valid language), so a
-    model that loops inside a string is made to close it instead of running to the budget.
+
+# --- JSON containers -------------------------------------------------------------------------
+
+_COMMA = literal(",")
+
+
+def object_members(members: list[tuple[bool, Frag]], start_size: int) -> Frag:
+    """The text between an object's braces: ``(required, "name":value)`` members in this order.
+
+    Optional members may be left out and commas stay right, in size linear in the members:
+    before the first required member each optional one is ``(?:m,)?``, after it ``(?:,m)?``.
+    When every member is optional the object may start at any of its first members, as many
+    as ``start_size`` allows (each start repeats the rest); later ones only follow those.
     """
-    return quoted(repeat(STRING_CHAR, lo, lo + FREE_STRING_CHARS if hi is None else hi))
+    steps = [seq(_COMMA, m) if required else optional(seq(_COMMA, m)) for required, m in members]
+    first = next((i for i, (required, _) in enumerate(members) if required), None)
+    if first is not None:
+        head = [optional(seq(m, _COMMA)) for _, m in members[:first]]
+        return seq(*head, members[first][1], *steps[first + 1:])
+    suffix = [0] * (len(members) + 1)
+    for i in range(len(members) - 1, -1, -1):
+        suffix[i] = suffix[i + 1] + steps[i].size
+    starts: list[Frag] = []
+    spent = 0
+    for i, (_, member) in enumerate(members):
+        cost = member.size + suffix[i + 1]
+        if starts and spent + cost > start_size:
+            break
+        starts.append(seq(member, *steps[i + 1:]))
+        spent += cost
+    return optional(alt(*starts)) if starts else EMPTY
 
 
-ANY_STRING = string_of_length(0, None)
+def array_items(head: list[Frag], lo: int, item: Frag | None, tail_lo: int, tail_hi: int | None) -> Frag:
+    """The text between an array's brackets: the prefix items (those past ``lo`` optional), then
+    ``tail_lo..tail_hi`` more of ``item`` (None: no more items)."""
+    if item is None or tail_hi == 0:
+        tail = EMPTY
+    else:
+        tail = repeat(seq(_COMMA, item), tail_lo, tail_hi)
+    if not head:
+        if tail is EMPTY:
+            return EMPTY
+        body = seq(item, repeat(seq(_COMMA, item), max(0, tail_lo - 1), None if tail_hi is None else tail_hi - 1))  # type: ignore[arg-type]
+        return body if tail_lo > 0 else optional(body)
+    rest = tail
+    for i in range(len(head) - 1, 0, -1):  # after element i-1: element i (optional past lo), then the rest
+        step = seq(_COMMA, head[i], rest)
+        rest = step if i < lo else optional(step)
+    first = seq(head[0], rest)
+    return first if lo > 0 else optional(first)
+
+
+def any_value(depth: int, string: Frag, items: int | None) -> Frag:
+    """Any JSON value nested at most ``depth`` containers deep, with strings like ``string`` and
+    at most ``items`` elements or members per container (None: any number)."""
+    scalar = alt(string, decimal_range(None, None), Frag("(?:true|false|null)", 5))  # type: ignore[arg-type]
+    if depth <= 0:
+        return scalar
+    inner = any_value(depth - 1, string, items)
+    pair = seq(string, literal(":"), inner)
+    array = seq(literal("["), array_items([], 0, inner, 0, items), literal("]"))
+    obj = seq(literal("{"), array_items([], 0, pair, 0, items), literal("}"))
+    return alt(scalar, array, obj)
+
+
+# --- character classes -----------------------------------------------------------------------
+
+Ranges = list[tuple[int, int]]
+
+
+def _normalise(ranges: Ranges) -> Ranges:
+    merged: Ranges = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def _subtract(ranges: Ranges, removed: Ranges) -> Ranges:
+    out: Ranges = []
+    for lo, hi in _normalise(ranges):
+        for a, b in _normalise(removed):
+            if b < lo or a > hi:
+                continue
+            if a > lo:
+                out.append((lo, a - 1))
+            lo = b + 1
+            if lo > hi:
+                break
+        if lo <= hi:
+            out.append((lo, hi))
+    return out
+
+
+# Code points a JSON string cannot hold raw: controls, quote, backslash; surrogates have no UTF-8.
+_NOT_RAW: Ranges = [(0, 0x1F), (0x22, 0x22), (0x5C, 0x5C), (0xD800, 0xDFFF)]
+
+
+def class_of(ranges: Ranges) -> Frag:
+    """One decoded character from ``ranges``, as JSON string text (escapes where needed).
+
+    Controls without a short escape are dropped (a narrower, still valid class).
+    Raises PatternUnsupported when nothing is left.
+    """
+    ranges = _normalise(ranges)
+    raw = _subtract(ranges, _NOT_RAW)
+    parts = []
+    if len(raw) == 1 and raw[0][0] == raw[0][1]:
+        parts.append(literal(chr(raw[0][0])))
+    elif raw:
+        body = "".join(_class_escape(a) + ("" if a == b else "-" + _class_escape(b)) for a, b in raw)
+        width = max(len(chr(b).encode("utf-8")) for _, b in raw)
+        parts.append(Frag(f"[{body}]", width, 4 * width, True, 0))
+    parts += [Frag(esc, 2) for ch, esc in _SHORT_ESCAPES.items() if any(a <= ord(ch) <= b for a, b in ranges)]
+    if not parts:
+        raise PatternUnsupported("the character class has no character a JSON string can hold")
+    return alt(*parts)
+
+
+def _class_escape(code: int) -> str:
+    ch = chr(code)
+    return "\\" + ch if ch in "\\]^-[&~|" else ch
 
 
 # --- numbers -------------------------------------------------------------------------------
@@ -139,21 +317,22 @@ def _digit_class(lo: str, hi: str) -> str:
     return lo if lo == hi else f"[{lo}-{hi}]"
 
 
+def _any_digits(n: int) -> str:
+    return "" if n == 0 else "[0-9]" if n == 1 else f"[0-9]{{{n}}}"
+
+
 def _same_length_range(a: str, b: str) -> str:
     """Regex for decimal strings of equal length n with a <= x <= b (digit-wise, leading zeros kept)."""
     n = len(a)
-    if n == 0:
-        return ""
     if a == b:
         return a
     if a[0] == b[0]:
         return a[0] + _same_length_range(a[1:], b[1:])
     if a[1:] == "0" * (n - 1) and b[1:] == "9" * (n - 1):
-        return _digit_class(a[0], b[0]) + (f"[0-9]{{{n - 1}}}" if n > 2 else "[0-9]" if n == 2 else "")
+        return _digit_class(a[0], b[0]) + _any_digits(n - 1)
     parts = [a[0] + _group(_same_length_range(a[1:], "9" * (n - 1)))]
     if int(b[0]) - int(a[0]) > 1:
-        middle = _digit_class(str(int(a[0]) + 1), str(int(b[0]) - 1))
-        parts.append(middle + (f"[0-9]{{{n - 1}}}" if n > 2 else "[0-9]"))
+        parts.append(_digit_class(str(int(a[0]) + 1), str(int(b[0]) - 1)) + _any_digits(n - 1))
     parts.append(b[0] + _group(_same_length_range("0" * (n - 1), b[1:])))
     return "(?:" + "|".join(parts) + ")"
 
@@ -162,23 +341,42 @@ def _group(regex: str) -> str:
     return regex if "|" not in regex or _is_atom(regex) else f"(?:{regex})"
 
 
+@lru_cache(maxsize=4096)
 def natural_range(lo: int, hi: int) -> Frag:
     """Canonical decimal integers (no leading zeros) in [lo, hi], 0 <= lo <= hi."""
+    if lo == 0:
+        return literal("0") if hi == 0 else alt(literal("0"), natural_range(1, hi))
     parts = []
-    for length in range(len(str(lo)), len(str(hi)) + 1):
+    length, last = len(str(lo)), len(str(hi))
+    while length <= last:
         low = lo if length == len(str(lo)) else 10 ** (length - 1)
-        high = hi if length == len(str(hi)) else 10**length - 1
-        parts.append(Frag(_same_length_range(str(low), str(high)), length))
+        high = hi if length == last else 10**length - 1
+        if low == 10 ** (length - 1) and high == 10**length - 1:  # every number of this length
+            end = length
+            while end < last and (end + 1 < last or hi == 10**last - 1):
+                end += 1
+            tail = "" if end == 1 else f"[0-9]{{{length - 1},{end - 1}}}" if end > length else _any_digits(length - 1)
+            parts.append(Frag("[1-9]" + tail, end))
+            length = end + 1
+        else:
+            parts.append(Frag(_same_length_range(str(low), str(high)), length))
+            length += 1
     return alt(*parts)
 
 
+def _clip(lo: int | None, hi: int | None, big: int) -> tuple[int, int]:
+    """Missing bounds become +-big; a given bound is pulled in to +-big when that keeps the range."""
+    lo = -big if lo is None else lo if lo < -big and (hi is None or hi < -big) else max(lo, -big)
+    hi = big if hi is None else hi if hi > big and lo > big else min(hi, big)
+    return lo, hi
+
+
+@lru_cache(maxsize=4096)
 def integer_range(lo: int | None, hi: int | None) -> Frag | None:
-    """JSON integers in [lo, hi] (None: unbounded up to MAX_INT_DIGITS); None if empty."""
-    big = 10**MAX_INT_DIGITS - 1
-    lo = -big if lo is None else lo
-    hi = big if hi is None else hi
-    if lo > hi:
+    """JSON integers in [lo, hi] (missing bounds: MAX_INT_DIGITS digits); None if empty."""
+    if lo is not None and hi is not None and lo > hi:
         return None
+    lo, hi = _clip(lo, hi, _BIG)
     parts = []
     if lo < 0:
         parts.append(seq(literal("-"), natural_range(max(1, -hi), -lo)))
@@ -187,225 +385,355 @@ def integer_range(lo: int | None, hi: int | None) -> Frag | None:
     return alt(*parts)
 
 
-_FRACTION = Frag(f"\\.[0-9]{{1,{MAX_FRACTION_DIGITS}}}", MAX_FRACTION_DIGITS + 1)
-_ZERO_FRACTION = Frag(f"\\.0{{1,{MAX_FRACTION_DIGITS}}}", MAX_FRACTION_DIGITS + 1)
+_ANY_FRACTION = Frag(f"(?:\\.[0-9]{{1,{MAX_FRACTION_DIGITS}}})?", MAX_FRACTION_DIGITS + 1, 20)
 
 
-def number_range(lo: int | None, hi: int | None) -> Frag | None:
-    """JSON numbers (no exponent) x with lo <= x <= hi for integer bounds; None if empty."""
-    big = 10**MAX_INT_DIGITS - 1
-    lo = -big if lo is None else lo
-    hi = big if hi is None else hi
-    if lo > hi:
-        return None
-    parts = []
-    if hi >= 0:  # non-negative part: [max(lo,0), hi]
-        start = max(lo, 0)
-        if start <= hi - 1:
-            parts.append(seq(natural_range(start, hi - 1), repeat(_FRACTION, 0, 1)))
-        parts.append(seq(natural_range(hi, hi), repeat(_ZERO_FRACTION, 0, 1)))
-    if lo < 0:  # negative part: magnitudes in [max(0, -hi), -lo]
-        low_mag, high_mag = max(0, -hi), -lo
-        neg = []
-        if low_mag <= high_mag - 1:
-            neg.append(seq(natural_range(low_mag, high_mag - 1), repeat(_FRACTION, 0, 1)))
-        neg.append(seq(natural_range(high_mag, high_mag), repeat(_ZERO_FRACTION, 0, 1)))
-        parts.append(seq(literal("-"), alt(*neg)))
+def _fraction(lo: int, hi: int) -> Frag:
+    """An optional fraction ``.d{1,6}`` whose value, in units, lies in [lo, hi] (0 <= lo <= hi < unit)."""
+    if lo == 0 and hi == _UNIT - 1:
+        return _ANY_FRACTION
+    n = MAX_FRACTION_DIGITS
+    fraction = seq(literal("."), Frag(_padded_digits(str(lo).zfill(n), str(hi).zfill(n)), n))
+    return optional(fraction) if lo == 0 else fraction
+
+
+def _padded_digits(a: str, b: str) -> str:
+    """Regex for 1..n digits whose zero-padded n-digit value lies in [a, b] (equal-length strings)."""
+    n = len(a)
+    if a[0] == b[0]:
+        return a[0] + _padded_tail(a[1:], b[1:])
+    low_free, high_free = set(a[1:]) <= {"0"}, set(b[1:]) <= {"9"}  # any tail keeps that edge in range
+    first, last = int(a[0]) + (not low_free), int(b[0]) - (not high_free)
+    parts = [] if low_free else [a[0] + _padded_tail(a[1:], "9" * (n - 1))]
+    if first <= last:
+        parts.append(_digit_class(str(first), str(last)) + (f"[0-9]{{0,{n - 1}}}" if n > 1 else ""))
+    if not high_free:
+        parts.append(b[0] + _padded_tail("0" * (n - 1), b[1:]))
+    return parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
+
+
+def _padded_tail(a: str, b: str) -> str:
+    """Like :func:`_padded_digits` for 0..n digits: no digits at all is the value zero."""
+    if not a:
+        return ""
+    zero_ok = set(a) == {"0"}
+    if zero_ok and set(b) == {"9"}:
+        return f"[0-9]{{0,{len(a)}}}"
+    body = _padded_digits(a, b)
+    if not zero_ok:
+        return body if "|" not in body or _is_atom(body) else f"(?:{body})"
+    return f"{body}?" if _is_atom(body) else f"(?:{body})?"
+
+
+def _magnitudes(lo: int, hi: int) -> Frag:
+    """Decimal texts without sign whose value, in units, lies in [lo, hi] (0 <= lo <= hi)."""
+    int_lo, frac_lo = divmod(lo, _UNIT)
+    int_hi, frac_hi = divmod(hi, _UNIT)
+    if int_lo == int_hi:
+        return seq(natural_range(int_lo, int_lo), _fraction(frac_lo, frac_hi))
+    parts = [seq(natural_range(int_lo, int_lo), _fraction(frac_lo, _UNIT - 1))]
+    if int_lo + 1 <= int_hi - 1:
+        parts.append(seq(natural_range(int_lo + 1, int_hi - 1), _ANY_FRACTION))
+    parts.append(seq(natural_range(int_hi, int_hi), _fraction(0, frac_hi)))
     return alt(*parts)
 
 
-def integer_bounds(schema: dict[str, Any]) -> tuple[int | None, int | None, bool]:
-    """Integer-valued bounds implied by minimum/maximum/exclusive*; and whether they are exact."""
-    lo, hi, exact = None, None, True
-    for key, is_low in (("minimum", True), ("maximum", False), ("exclusiveMinimum", True), ("exclusiveMaximum", False)):
+@lru_cache(maxsize=4096)
+def decimal_range(lo: int | None, hi: int | None) -> Frag | None:
+    """JSON numbers (no exponent, at most MAX_FRACTION_DIGITS decimals) in [lo, hi] units; None if empty."""
+    if lo is not None and hi is not None and lo > hi:
+        return None
+    lo, hi = _clip(lo, hi, (_BIG + 1) * _UNIT - 1)
+    parts = []
+    if hi >= 0:
+        parts.append(_magnitudes(max(lo, 0), hi))
+    if lo < 0 and -lo >= max(1, -hi):  # no "-0": negative magnitudes start at one unit
+        parts.append(seq(literal("-"), _magnitudes(max(1, -hi), -lo)))
+    return alt(*parts)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A numeric bound: the exact value of the (float or int) the validator compares with."""
+
+    value: Fraction
+    strict: bool
+
+
+def number_bounds(schema: dict[str, Any]) -> tuple[Bound | None, Bound | None]:
+    """The tightest lower and upper bound from minimum/maximum/exclusive* (draft-4 booleans too)."""
+    lower: Bound | None = None
+    upper: Bound | None = None
+    for key, is_low in (("minimum", True), ("exclusiveMinimum", True), ("maximum", False), ("exclusiveMaximum", False)):
         value = schema.get(key)
-        if isinstance(value, bool):  # draft-04 boolean exclusive flags
-            if value:
-                bound = schema.get("minimum" if is_low else "maximum")
-                if isinstance(bound, (int, float)):
-                    if float(bound).is_integer():
-                        lo, hi = (int(bound) + 1, hi) if is_low else (lo, int(bound) - 1)
-                    else:
-                        exact = False
+        strict = key.startswith("exclusive")
+        if isinstance(value, bool):  # draft 4: exclusiveMinimum: true qualifies minimum
+            value, strict = (schema.get("minimum" if is_low else "maximum"), True) if value else (None, False)
+        if not _is_finite(value):
             continue
-        if not isinstance(value, (int, float)) or math.isinf(value) or math.isnan(value):
-            continue
-        exclusive = key.startswith("exclusive")
-        if float(value).is_integer():
-            bound = int(value) + (1 if exclusive and is_low else -1 if exclusive else 0)
-        else:
-            bound = math.ceil(value) if is_low else math.floor(value)
-        if is_low:
-            lo = bound if lo is None else max(lo, bound)
-        else:
-            hi = bound if hi is None else min(hi, bound)
-    return lo, hi, exact
+        bound = Bound(Fraction(value), strict)
+        if is_low and (lower is None or (bound.value, bound.strict) > (lower.value, lower.strict)):
+            lower = bound
+        if not is_low and (upper is None or (bound.value, not bound.strict) < (upper.value, not upper.strict)):
+            upper = bound
+    return lower, upper
+
+
+def _is_finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def integer_limits(lower: Bound | None, upper: Bound | None) -> tuple[int | None, int | None]:
+    """The integer range that satisfies the bounds (Python compares int and float exactly)."""
+    lo = None if lower is None else math.floor(lower.value) + 1 if lower.strict else math.ceil(lower.value)
+    hi = None if upper is None else math.ceil(upper.value) - 1 if upper.strict else math.floor(upper.value)
+    return lo, hi
+
+
+def unit_limits(lower: Bound | None, upper: Bound | None) -> tuple[int | None, int | None]:
+    """The range, in units, of decimal texts whose *parsed* value (float, or int) passes the bounds.
+
+    Each bound is first moved to the nearest double that passes it; a text at least that far in
+    then passes too, since rounding a decimal to a double is monotonic.
+    Raises OverflowError for bounds beyond the range of doubles.
+    """
+    lo = None if lower is None else math.ceil(_passing_double(lower, low=True) * _UNIT)
+    hi = None if upper is None else math.floor(_passing_double(upper, low=False) * _UNIT)
+    return lo, hi
+
+
+def _passing_double(bound: Bound, low: bool) -> Fraction:
+    """The double nearest to the bound (on its allowed side) that the comparison accepts."""
+    value = float(bound.value)
+    while True:
+        exact = Fraction(value)
+        passes = exact > bound.value if low else exact < bound.value
+        if passes or (exact == bound.value and not bound.strict):
+            return exact
+        value = math.nextafter(value, math.inf if low else -math.inf)
 
 
 # --- formats -------------------------------------------------------------------------------
 
 _DATE = (
-    r"[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+    r"[12][0-9]{3}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
     r"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
 )
 _TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,3})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,14}[a-z0-9])?"
-_HOST = f"{_LABEL}(?:\\.{_LABEL}){{0,3}}"
+_TLD = r"[a-z]{2,8}"
+_HOST = f"(?:{_LABEL}\\.){{1,3}}{_TLD}"
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_PATH = r"(?:/[a-zA-Z0-9._~-]{1,24}){0,4}"
+_EMAIL = r"[a-z0-9](?:[a-z0-9._+-]{0,30}[a-z0-9])?@" + _HOST
+_URI = f"https?://{_HOST}{_PATH}"
+_URI_REF = f"(?:https?://{_HOST})?{_PATH}"
 
 # Compact, sound patterns per format: each matches only strings the format checker accepts.
 FORMATS: dict[str, str] = {
     "date": _DATE,
     "time": _TIME,
     "date-time": f"{_DATE}T{_TIME}",
-    "email": r"[a-z0-9](?:[a-z0-9._+-]{0,30}[a-z0-9])?@" + f"{_LABEL}\\.[a-z]{{2,8}}",
-    "idn-email": r"[a-z0-9](?:[a-z0-9._+-]{0,30}[a-z0-9])?@" + f"{_LABEL}\\.[a-z]{{2,8}}",
+    "email": _EMAIL,
+    "idn-email": _EMAIL,
     "hostname": _HOST,
     "idn-hostname": _HOST,
     "ipv4": f"{_OCTET}(?:\\.{_OCTET}){{3}}",
     "ipv6": r"[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){7}",
     "uuid": r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
-    "uri": f"https?://{_HOST}(?:/[a-zA-Z0-9._~-]{{1,24}}){{0,4}}",
-    "iri": f"https?://{_HOST}(?:/[a-zA-Z0-9._~-]{{1,24}}){{0,4}}",
-    "uri-reference": f"(?:https?://{_HOST})?(?:/[a-zA-Z0-9._~-]{{1,24}}){{0,4}}",
-    "iri-reference": f"(?:https?://{_HOST})?(?:/[a-zA-Z0-9._~-]{{1,24}}){{0,4}}",
+    "uri": _URI,
+    "iri": _URI,
+    "uri-reference": _URI_REF,
+    "iri-reference": _URI_REF,
     "json-pointer": r"(?:/[a-zA-Z0-9_]{1,24}){0,4}",
     "relative-json-pointer": r"(?:0|[1-9][0-9]?)(?:/[a-zA-Z0-9_]{1,24}){0,4}",
     "duration": r"P(?:[1-9][0-9]{0,2}[YMWD]|T[1-9][0-9]{0,2}[HMS])",
 }
 
 
-def format_string(name: str) -> Frag | None:
-    """A JSON string in the given format, or None when the format has no pattern here."""
+@lru_cache(maxsize=64)
+def format_string(name: str) -> tuple[Frag, tuple[int, int]] | None:
+    """A JSON string in the given format and its (min, max) length in characters; None if unknown."""
     pattern = FORMATS.get(name)
-    return None if pattern is None else quoted(Frag(pattern, 254))
+    if pattern is None:
+        return None
+    low, high = sre_parse.parse(pattern).getwidth()  # the patterns are ASCII: characters are bytes
+    return quoted(Frag(pattern, high)), (low, high)
 
 
-# --- JSON Schema patterns (ECMA-262) -------------------------------------------------------
+# --- JSON Schema patterns ------------------------------------------------------------------
 
 class PatternUnsupported(ValueError):
     """The pattern uses something that cannot be expressed in the mask (lookaround, backrefs...)."""
 
 
-def pattern_string(pattern: str) -> Frag:
-    """A JSON string whose decoded content matches ``pattern`` (unanchored search semantics)."""
+@dataclass(frozen=True)
+class PatternLimits:
+    """How a pattern is bounded in the mask: every bound narrows the language, never widens it."""
+
+    free: Frag  # the text allowed before/after an unanchored pattern
+    free_repeats: int | None  # `*`/`+` become at most lo + this many repeats (None: unbounded)
+    max_repeat: int  # explicit {m,n} upper bounds are cut to this; m beyond it is unsupported
+
+
+@lru_cache(maxsize=1024)
+def pattern_string(pattern: str, limits: PatternLimits, lengths: tuple[int, int | None] = (0, None)) -> tuple[Frag, bool]:
+    """A JSON string whose decoded content matches ``pattern`` (Python ``re.search`` semantics,
+    which is what the validator runs), and whether all its strings have a length within ``lengths``.
+
+    When the pattern is anchored at both ends, its unbounded repeats are cut so that the
+    strings fit ``lengths[1]`` where that is possible.
+    """
+    items = list(_parse(pattern))
+    lo, hi = lengths
+    fits = False
+    if _is_anchored(items):
+        low, high = _width(_bounded(items, limits))
+        if hi is not None and high > hi and _width(_bounded(items, replace(limits, free_repeats=0)))[1] <= hi:
+            limits = replace(limits, free_repeats=_largest_fitting(items, limits, hi))
+            low, high = _width(_bounded(items, limits))
+        fits = low >= lo and (hi is None or high <= hi)
+    return quoted(_Emitter(limits.free).anchored(_bounded(items, limits))), fits
+
+
+def _largest_fitting(items: list, limits: PatternLimits, most: int) -> int:
+    """The largest allowance for unbounded repeats whose strings are at most ``most`` long."""
+    bottom, top = 0, most if limits.free_repeats is None else limits.free_repeats
+    while bottom < top:
+        middle = (bottom + top + 1) // 2
+        if _width(_bounded(items, replace(limits, free_repeats=middle)))[1] <= most:
+            bottom = middle
+        else:
+            top = middle - 1
+    return bottom
+
+
+def _parse(pattern: str) -> Any:
     try:
         tree = sre_parse.parse(pattern)
-    except Exception as exc:  # re raises several error types for dialect differences
+    except (re.error, OverflowError, RecursionError) as exc:
         raise PatternUnsupported(f"cannot parse pattern: {exc}") from None
-    if tree.state.flags & ~(sre_constants.SRE_FLAG_UNICODE | sre_constants.SRE_FLAG_ASCII):
+    if tree.state.flags & ~(C.SRE_FLAG_UNICODE | C.SRE_FLAG_ASCII):
         raise PatternUnsupported("inline flags are not supported in the mask")
-    return quoted(_anchored(list(tree)))
+    return tree
 
 
-def _anchored(items: list, left: bool = True, right: bool = True) -> Frag:
-    """Emit a sequence; where it is not anchored by ^ / $, free text may come before / after."""
-    c = sre_constants
-    if items and items[0] == (c.AT, c.AT_BEGINNING):
-        items, left = items[1:], False
-    if items and items[-1][0] is c.AT and items[-1][1] in (c.AT_END, c.AT_END_STRING):
-        items, right = items[:-1], False
-    free = repeat(STRING_CHAR, 0, FREE_STRING_CHARS)
-    if not items:
-        return free if left or right else Frag("", 0)
-    if left and items[0][0] is c.BRANCH:
-        head = alt(*(_anchored(list(b), True, right and len(items) == 1) for b in items[0][1][1]))
-        return head if len(items) == 1 else seq(head, _anchored(items[1:], False, right))
-    if right and items[-1][0] is c.BRANCH:
-        tail = alt(*(_anchored(list(b), False, True) for b in items[-1][1][1]))
-        return seq(_anchored(items[:-1], left, False), tail)
-    return seq(*([free] if left else []), _emit(items), *([free] if right else []))
+_STARTS = (C.AT_BEGINNING, C.AT_BEGINNING_STRING)
+_ENDS = (C.AT_END, C.AT_END_STRING)
+_REPEATS = (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT)
 
 
-def _emit(items: list) -> Frag:
-    return seq(*(_emit_one(op, arg) for op, arg in items)) if items else Frag("", 0)
+def _is_anchored(items: list) -> bool:
+    return (len(items) >= 2 and items[0][0] is C.AT and items[0][1] in _STARTS
+            and items[-1][0] is C.AT and items[-1][1] in _ENDS)
 
 
-def _emit_one(op: Any, arg: Any) -> Frag:
-    c = sre_constants
-    if op is c.LITERAL:
-        return _char(chr(arg))
-    if op is c.NOT_LITERAL:
-        return Frag(f"[^{_class_escape(chr(arg))}\"\\\\\\x00-\\x1f]", 4)
-    if op is c.ANY:
-        return Frag(_SAFE_CHAR, 4)
-    if op is c.IN:
-        return _char_set(arg)
-    if op is c.BRANCH:
-        return alt(*(_emit(list(b)) for b in arg[1]))
-    if op is c.SUBPATTERN:
-        if arg[1] or arg[2]:  # inline flags such as (?i)
-            raise PatternUnsupported("inline flags are not supported in the mask")
-        return _wrap(_emit(list(arg[3])))
-    if op in (c.MAX_REPEAT, c.MIN_REPEAT) or getattr(c, "POSSESSIVE_REPEAT", None) is op:
-        lo, hi, sub = arg
-        return repeat(_wrap(_emit(list(sub))), lo, lo + FREE_PATTERN_REPEATS if hi is c.MAXREPEAT else hi)
-    raise PatternUnsupported(f"{str(op).lower()} is not supported in the mask")
+def _width(items: list) -> tuple[int, int]:
+    """(min, max) characters matched by a parsed sequence (anchors match none)."""
+    return _sub(items).getwidth()  # type: ignore[no-any-return]
+
+
+def _sub(items: list) -> Any:
+    return sre_parse.SubPattern(sre_parse.State(), items)
+
+
+def _bounded(items: list, limits: PatternLimits) -> list:
+    """The parsed pattern with every repeat bounded as ``limits`` say (a narrower language)."""
+    out = []
+    for op, arg in items:
+        if op is C.BRANCH:
+            arg = (arg[0], [_sub(_bounded(list(b), limits)) for b in arg[1]])
+        elif op is C.SUBPATTERN:
+            arg = (*arg[:3], _sub(_bounded(list(arg[3]), limits)))
+        elif op in _REPEATS:
+            lo, hi, body = arg
+            if lo > limits.max_repeat:
+                raise PatternUnsupported(f"a repeat of at least {lo} is longer than the mask allows ({limits.max_repeat})")
+            if hi is C.MAXREPEAT:
+                hi = hi if limits.free_repeats is None else lo + limits.free_repeats
+            else:
+                hi = min(hi, max(lo, limits.max_repeat))
+            arg = (lo, hi, _sub(_bounded(list(body), limits)))
+        out.append((op, arg))
+    return out
+
+
+# Python's \d, \w, \s are Unicode-aware; the mask uses their ASCII part (a subset, so sound).
+_CATEGORIES: dict[Any, Ranges] = {
+    C.CATEGORY_DIGIT: [(0x30, 0x39)],
+    C.CATEGORY_WORD: [(0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A)],
+    C.CATEGORY_SPACE: [(0x09, 0x0D), (0x20, 0x20)],
+}
+_NEGATED = {C.CATEGORY_NOT_DIGIT: C.CATEGORY_DIGIT, C.CATEGORY_NOT_WORD: C.CATEGORY_WORD,
+            C.CATEGORY_NOT_SPACE: C.CATEGORY_SPACE}
+_ASCII: Ranges = [(0x20, 0x7E)]  # where complements of Unicode categories are taken (sound)
+
+
+class _Emitter:
+    """Translate a parsed (and bounded) pattern into a fragment over JSON string text."""
+
+    def __init__(self, free: Frag) -> None:
+        self.free = free
+
+    def anchored(self, items: list, left: bool = True, right: bool = True) -> Frag:
+        """A sequence; where it is not anchored by ^ / $, free text may come before / after."""
+        if items and items[0][0] is C.AT and items[0][1] in _STARTS:
+            items, left = items[1:], False
+        if items and items[-1][0] is C.AT and items[-1][1] in _ENDS:
+            items, right = items[:-1], False
+        if not items:
+            return self.free if left or right else EMPTY
+        if len(items) == 1 and items[0][0] is C.BRANCH:
+            return alt(*(self.anchored(list(b), left, right) for b in items[0][1][1]))
+        return seq(*([self.free] if left else []), self.emit(items), *([self.free] if right else []))
+
+    def emit(self, items: list) -> Frag:
+        return seq(*(self.one(op, arg) for op, arg in items)) if items else EMPTY
+
+    def one(self, op: Any, arg: Any) -> Frag:
+        if op is C.LITERAL:
+            return class_of([(arg, arg)])
+        if op is C.NOT_LITERAL:
+            return class_of(_subtract([(0, _MAX_CODE)], [(arg, arg)]))
+        if op is C.ANY:
+            return class_of(_subtract([(0, _MAX_CODE)], [(0x0A, 0x0A)]))
+        if op is C.IN:
+            return class_of(_class_ranges(arg))
+        if op is C.BRANCH:
+            return alt(*(self.emit(list(b)) for b in arg[1]))
+        if op is C.SUBPATTERN:
+            if arg[1] or arg[2]:
+                raise PatternUnsupported("inline flags are not supported in the mask")
+            return _wrap(self.emit(list(arg[3])))
+        if op in _REPEATS:
+            lo, hi, body = arg
+            return repeat(_wrap(self.emit(list(body))), lo, None if hi is C.MAXREPEAT else hi)
+        raise PatternUnsupported(f"{str(op).lower()} is not supported in the mask")
+
+
+def _class_ranges(items: list) -> Ranges:
+    """Code points of a class, within what is sound: with a category, complements are taken in ASCII."""
+    negate = bool(items) and items[0][0] is C.NEGATE
+    ranges: Ranges = []
+    has_category = False
+    for op, arg in items[1:] if negate else items:
+        if op is C.LITERAL:
+            ranges.append((arg, arg))
+        elif op is C.RANGE:
+            ranges.append(arg)
+        elif op is C.CATEGORY and arg in _CATEGORIES:
+            ranges += _CATEGORIES[arg]
+            has_category = True
+        elif op is C.CATEGORY and arg in _NEGATED:
+            ranges += _subtract(_ASCII, _CATEGORIES[_NEGATED[arg]])
+            has_category = True
+        else:
+            raise PatternUnsupported(f"character class item {op} is not supported in the mask")
+    if not negate:
+        return ranges
+    # [^\d] excludes every Unicode digit: only its ASCII complement is known to be safe.
+    return _subtract(_ASCII if has_category else [(0, _MAX_CODE)], ranges)
 
 
 def _wrap(frag: Frag) -> Frag:
-    return frag if _is_atom(frag.re) else Frag(f"(?:{frag.re})", frag.max)
-
-
-def _char(ch: str) -> Frag:
-    if ch in _SHORT_ESCAPES:
-        return Frag(_SHORT_ESCAPES[ch], 2)
-    if ord(ch) < 0x20:
-        raise PatternUnsupported("control characters are not supported in the mask")
-    return literal(ch)
-
-
-def _class_escape(ch: str) -> str:
-    return "\\" + ch if ch in "\\]^-[" else ch
-
-
-_CATEGORIES = {"CATEGORY_DIGIT": "0-9", "CATEGORY_WORD": "A-Za-z0-9_", "CATEGORY_SPACE": " "}
-_NOT_CATEGORIES = {"CATEGORY_NOT_DIGIT": "0-9", "CATEGORY_NOT_WORD": "A-Za-z0-9_", "CATEGORY_NOT_SPACE": " "}
-
-
-def _char_set(items: list) -> Frag:
-    """A character class; quote, backslash and controls become their JSON escapes."""
-    c = sre_constants
-    negate = bool(items) and items[0][0] is c.NEGATE
-    body, escapes = [], []
-    for op, arg in items[1:] if negate else items:
-        if op is c.LITERAL:
-            ch = chr(arg)
-            if ch in _SHORT_ESCAPES or ord(ch) < 0x20:
-                escapes.append(ch)
-            else:
-                body.append(_class_escape(ch))
-        elif op is c.RANGE:
-            lo, hi = arg
-            for a, b in _split_range(lo, hi):
-                body.append(_class_escape(chr(a)) + ("" if a == b else "-" + _class_escape(chr(b))))
-            escapes.extend(ch for ch in _SHORT_ESCAPES if lo <= ord(ch) <= hi)
-        elif op is c.CATEGORY and str(arg) in _CATEGORIES:
-            body.append(_CATEGORIES[str(arg)])
-            if str(arg) == "CATEGORY_SPACE":
-                escapes.extend("\t\n\r\f")
-        elif op is c.CATEGORY and str(arg) in _NOT_CATEGORIES and not negate and len(items) == 1:
-            return Frag(f"[^{_NOT_CATEGORIES[str(arg)]}\"\\\\\\x00-\\x1f]", 4)
-        else:
-            raise PatternUnsupported(f"character class item {op} is not supported in the mask")
-    if negate:
-        excluded = "".join(body) + '"\\\\\\x00-\\x1f'
-        return Frag(f"[^{excluded}]", 4)
-    parts = [Frag(f"[{''.join(body)}]", 4)] if body else []
-    parts += [Frag(_SHORT_ESCAPES[ch], 2) for ch in dict.fromkeys(escapes) if ch in _SHORT_ESCAPES]
-    if not parts:
-        raise PatternUnsupported("empty character class")
-    return alt(*parts)
-
-
-def _split_range(lo: int, hi: int) -> list[tuple[int, int]]:
-    """Sub-ranges of [lo, hi] without controls, quote and backslash (those are escaped)."""
-    out, start = [], max(lo, 0x20)
-    for cut in (0x22, 0x5C):
-        if start <= cut <= hi:
-            if start <= cut - 1:
-                out.append((start, cut - 1))
-            start = cut + 1
-    if start <= hi:
-        out.append((start, hi))
-    return out
+    return frag if frag.atom or _is_atom(frag.re) else Frag(f"(?:{frag.re})", frag.max, frag.size + 4, True, frag.depth + 1)
