@@ -81,9 +81,9 @@ class Model:
         self.lock = threading.RLock()
         try:
             with suppress_stdout_stderr(disable=False):  # llama.cpp logs to stderr while loading
-                self.llm = llama_cpp.Llama(
-                    model_path=str(path), n_ctx=n_ctx, n_threads=max(1, os.cpu_count() or 1), verbose=False
-                )
+                threads = int(os.environ.get("FORMATLOCK_THREADS") or 0) or max(1, os.cpu_count() or 1)
+                self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads,
+                                           n_threads_batch=threads, verbose=False)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(f"cannot load model {name} from {path}: {exc}") from None
         self.n_ctx = self.llm.n_ctx()
