@@ -1,4 +1,4 @@
-"""`formatlock export` and `formatlock probe` on the real embedded model, with small inputs."""
+"""`formatlock export`: datasets from the embedded model and from the call log, checks, kill -9 and --resume."""
 
 from __future__ import annotations
 
@@ -10,14 +10,24 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from formatlock.cli import cli
+from formatlock.enforce import enforce
+from formatlock.errors import EnforcementError
 from formatlock.schemas import load_schema
 from formatlock.validation import Validator
 
+FLAG = {"title": "Flag", "type": "object", "properties": {"urgent": {"type": "boolean"}}, "required": ["urgent"],
+        "additionalProperties": False}
 PROMPTS = ["I was charged twice", "App crashes on upload", "Add dark mode please", "Change my email",
-           "Billing: VAT shown twice", "Close my account", "Search is empty", "2FA codes never arrive"]
+           "Billing: VAT shown twice", "Close my account"]
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORMATLOCK_HOME", str(tmp_path / "home"))
 
 
 def write_inputs(path: Path, prompts: list[str]) -> Path:
@@ -25,62 +35,121 @@ def write_inputs(path: Path, prompts: list[str]) -> Path:
     return path
 
 
-def test_export_writes_valid_split_dataset_and_manifest(tmp_path: Path) -> None:
-    inputs = write_inputs(tmp_path / "in.jsonl", PROMPTS[:3] + PROMPTS[:1])
+def read_rows(out: Path) -> dict[str, list[dict]]:
+    return {name: [json.loads(line) for line in (out / name).read_text().splitlines()]
+            for name in ("train.jsonl", "val.jsonl")}
+
+
+def export(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["export", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_export_on_the_embedded_model(tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path / "in.jsonl", PROMPTS[:2] + PROMPTS[:1])
     out = tmp_path / "ds"
-    result = CliRunner().invoke(cli, ["export", "--schema", "support_ticket", "--inputs", str(inputs), "--out", str(out),
-                                      "--val-fraction", "0.34", "--format", "sharegpt", "--quiet"])
-    assert result.exit_code == 0, result.stderr
+    code, stdout, stderr = export("--schema", "support_ticket", "--inputs", str(inputs), "--out", str(out),
+                                  "--val-fraction", "0.5", "--format", "alpaca")
+    assert code == 0, stderr
+    assert stderr == ""  # no progress bar off a terminal
     manifest = json.loads((out / "manifest.json").read_text())
-    rows = [json.loads(line) for f in ("train.jsonl", "val.jsonl") for line in (out / f).read_text().splitlines()]
-    assert manifest["counts"]["train"] + manifest["counts"]["val"] == len(rows) == 3  # deduplicated
-    assert manifest["schema_hash"] == load_schema("support_ticket").id and manifest["format"] == "sharegpt"
-    validator = Validator(load_schema("support_ticket"))
-    assert all(validator.check_text(r["conversations"][-1]["value"])[1] == [] for r in rows)
-    assert not (out / ".partial").exists()
+    rows = read_rows(out)
+    assert stdout.strip() == f"wrote {out}: {len(rows['train.jsonl'])} train, {len(rows['val.jsonl'])} val (alpaca)"
+    everything = rows["train.jsonl"] + rows["val.jsonl"]
+    assert sorted(r["input"] for r in everything) == sorted(PROMPTS[:2])  # deduplicated
+    schema = load_schema("support_ticket")
+    assert manifest["counts"] == {"train": len(rows["train.jsonl"]), "val": len(rows["val.jsonl"]), "skipped": 0}
+    assert manifest["schema_hash"] == schema.id and manifest["format"] == "alpaca" and manifest["model"] == "smollm2"
+    assert {"schema", "seed", "created", "formatlock_version"} <= set(manifest)
+    validator = Validator(schema)
+    assert all(validator.check_text(r["output"])[1] == [] and r["instruction"] for r in everything)
+    assert not (out / ".partial").exists() and sorted(p.name for p in out.iterdir()) == [
+        "manifest.json", "train.jsonl", "val.jsonl"]
+
+
+def wrapped_calls(calls: list[tuple[object, str]]) -> None:
+    """Log one wrapped support_ticket call per (prompt, reply), as @enforce.output records them."""
+    replies = iter(reply for _, reply in calls)
+
+    @enforce.output("support_ticket", retries=0)
+    def ask(prompt: object) -> str:
+        return next(replies)
+
+    for prompt, _ in calls:
+        try:
+            ask(prompt=prompt)
+        except EnforcementError:
+            pass
+
+
+TICKET = '{"category": "billing", "priority": "high", "summary": "Charged twice", "needs_human": true}'
+
+
+def test_export_from_log_into_the_default_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "App crashes"}]
+    wrapped_calls([("Charged twice", TICKET), ("Not valid", "sorry"), ("Charged twice", TICKET),
+                   (chat, TICKET.replace("billing", "bug")), ("Refund please", f"```json\n{TICKET}\n```")])
+    monkeypatch.chdir(tmp_path)
+    code, stdout, stderr = export("--schema", "support_ticket", "--from-log", "--format", "messages",
+                                  "--system", "Triage.", "--val-fraction", "0")
+    assert code == 0, stderr
+    out = tmp_path / "finetune_data" / "support_ticket"
+    rows = read_rows(out)
+    assert rows["val.jsonl"] == [] and stdout.startswith("wrote finetune_data/support_ticket: 3 train, 0 val")
+    assert [r["messages"][1]["content"] for r in rows["train.jsonl"]] == ["Charged twice", "App crashes",
+                                                                           "Refund please"]
+    assert rows["train.jsonl"][0]["messages"] == [
+        {"role": "system", "content": "Triage."}, {"role": "user", "content": "Charged twice"},
+        {"role": "assistant", "content": json.dumps(json.loads(TICKET), separators=(",", ":"))}]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["model"] == "remote" and manifest["source"] == "valid calls in the call log"
+
+
+def test_an_example_failing_the_checks_writes_nothing(tmp_path: Path) -> None:
+    wrapped_calls([("Short one", TICKET), ("word " * 5000, TICKET)])
+    out = tmp_path / "ds"
+    code, _, stderr = export("--schema", "support_ticket", "--from-log", "--out", str(out), "--val-fraction", "0")
+    assert code == 2 and "nothing written: train.jsonl example 2 (prompt 'word word" in stderr
+    assert "more than the model's context of 4096" in stderr and not out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "exactly one of --inputs FILE or --from-log"),
+    (["--from-log"], "the call log has no valid calls with a prompt for schema support_ticket"),
+    (["--inputs", "missing.jsonl"], "inputs file not found"),
+])
+def test_usage_errors_exit_2_with_one_line(args: list[str], message: str) -> None:
+    code, _, stderr = export("--schema", "support_ticket", *args)
+    assert code == 2 and message in stderr and len(stderr.strip().splitlines()) == 1
 
 
 def test_kill_9_mid_export_then_resume_completes_without_duplicates(tmp_path: Path) -> None:
+    schema = tmp_path / "flag.json"
+    schema.write_text(json.dumps(FLAG))
     inputs = write_inputs(tmp_path / "in.jsonl", PROMPTS)
     out = tmp_path / "ds"
-    args = [sys.executable, "-m", "formatlock.cli", "export", "--schema", "support_ticket", "--inputs", str(inputs),
-            "--out", str(out), "--quiet"]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    args = ["export", "--schema", str(schema), "--inputs", str(inputs), "--out", str(out), "--quiet"]
+    process = subprocess.Popen([sys.executable, "-m", "formatlock.cli", *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
     checkpoint = out / ".partial" / "examples.jsonl"
     deadline = time.time() + 300
     while time.time() < deadline and process.poll() is None:
-        if checkpoint.exists() and len(checkpoint.read_text().splitlines()) >= 2:
+        if checkpoint.exists() and len(checkpoint.read_bytes().splitlines()) >= 2:
             os.kill(process.pid, signal.SIGKILL)
             break
-        time.sleep(0.05)
-    process.wait()
-    assert not (out / "manifest.json").exists()  # no dataset, not a partial one
-    done_before = len(checkpoint.read_text().splitlines())
-    assert CliRunner().invoke(cli, ["export", "--schema", "support_ticket", "--inputs", str(inputs), "--out", str(out)]
-                              ).exit_code == 2  # refuses to start over silently
-    result = CliRunner().invoke(cli, ["export", "--schema", "support_ticket", "--inputs", str(inputs), "--out", str(out),
-                                      "--resume", "--quiet"])
+        time.sleep(0.02)
+    assert process.wait() == -signal.SIGKILL, process.stderr.read().decode()
+    assert not (out / "manifest.json").exists() and not (out / "train.jsonl").exists()  # no dataset at all
+    before = {row["prompt"]: row["target"] for row in map(json.loads, checkpoint.read_text().splitlines())}
+    assert 2 <= len(before) < len(PROMPTS)
+
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "--resume" in result.stderr  # never starts over silently
+    result = CliRunner().invoke(cli, [*args, "--resume"])
     assert result.exit_code == 0, result.stderr
-    prompts = [json.loads(line)["messages"][1]["content"] for f in ("train.jsonl", "val.jsonl")
-               for line in (out / f).read_text().splitlines()]
-    assert sorted(prompts) == sorted(PROMPTS) and done_before >= 2
-
-
-def test_probe_reports_rates_and_verdict(tmp_path: Path) -> None:
-    inputs = tmp_path / "in.txt"
-    inputs.write_text("I was charged twice\n\nThe app crashes on upload\n")
-    result = CliRunner().invoke(cli, ["probe", "--schema", "support_ticket", "--inputs", str(inputs), "--output", "json",
-                                      "--max-tokens", "160"])
-    assert result.exit_code in (0, 1), result.stderr
-    report = json.loads(result.stdout)
-    assert report["n_inputs"] == 2 and report["constrained_valid_rate"] == 1.0
-    assert 0 <= report["prompt_only_valid_rate"] <= 1
-    assert report["verdict"] == ("prompting-reliable" if result.exit_code == 0 else "fine-tune")
-    assert sum(report["failure_kinds"].values()) == round((1 - report["prompt_only_valid_rate"]) * 2)
-
-
-def test_probe_and_export_usage_errors(tmp_path: Path) -> None:
-    for args in (["probe", "--schema", "support_ticket"], ["export", "--schema", "support_ticket"],
-                 ["probe", "--schema", "support_ticket", "--inputs", str(tmp_path / "missing.jsonl")]):
-        result = CliRunner().invoke(cli, args)
-        assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    rows = read_rows(out)
+    pairs = [(r["messages"][1]["content"], r["messages"][2]["content"]) for name in rows for r in rows[name]]
+    assert sorted(prompt for prompt, _ in pairs) == sorted(PROMPTS)  # nothing lost, nothing twice
+    assert all(dict(pairs)[prompt] == target for prompt, target in before.items())  # kept, not made again
+    assert json.loads((out / "manifest.json").read_text())["counts"]["skipped"] == 0
+    assert not (out / ".partial").exists()

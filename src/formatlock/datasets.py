@@ -1,10 +1,12 @@
-"""Fine-tuning datasets: examples whose every target is schema-valid, split by prompt, written safely.
+"""Fine-tuning datasets whose every target is schema-valid, split by prompt and written crash-safely.
 
-Flow: examples (prompt, target) are appended to a checkpoint (``DIR/.partial/examples.jsonl``,
-flushed and fsynced one by one, so ``--resume`` loses nothing and repeats nothing); at the end every
-target is validated again, prompts are deduplicated and split with the seed, the format checks run,
-and ``train.jsonl``, ``val.jsonl`` and finally ``manifest.json`` (the completeness marker) are each
-written to a temporary file and renamed into place.
+Flow of :func:`export`: targets come from constrained decoding on the local model (the teacher)
+or from valid calls in the call log. Each target made by the teacher is appended to a checkpoint
+(``DIR/.partial/examples.jsonl``, flushed and fsynced one by one) so ``--resume`` loses nothing
+and repeats nothing. At the end every target is validated again, prompts are deduplicated and
+split with the seed, the upload checks run on the rendered rows, and ``train.jsonl``,
+``val.jsonl`` and last ``manifest.json`` (the completeness marker) are each written to a
+temporary file and renamed into place.
 """
 
 from __future__ import annotations
@@ -13,17 +15,19 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from .errors import InputError, UsageError
+from . import dataset_formats
+from .errors import EnforcementError, InputError, UsageError
+from .inputs import Input, Progress, no_progress
 from .schemas import Schema
 
-FORMATS = ("openai", "messages", "alpaca", "sharegpt")
-_ROLES = ("system", "user", "assistant")
+if TYPE_CHECKING:
+    from .calllog import CallLog
+    from .models import Model
 
 
 @dataclass(frozen=True)
@@ -34,76 +38,94 @@ class Example:
     target: str
 
 
+@dataclass
+class Summary:
+    """What an export wrote, and the inputs for which the teacher found no valid target."""
+
+    out_dir: Path
+    train: int
+    val: int
+    skipped: list[str] = field(default_factory=list)
+
+
 def default_system(schema: Schema) -> str:
+    """The system prompt of every example unless ``--system`` gives one."""
     return f"Reply with only a JSON document that matches the {schema.title} schema."
+
+
+def compact_json(value: Any) -> str:
+    """The target text: compact JSON, non-ASCII kept."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def prompt_hash(seed: int, prompt: str) -> int:
+    """A 64-bit hash of (seed, prompt): decides the split side and the teacher's sampling seed."""
+    return int.from_bytes(hashlib.sha256(f"{seed}\0{prompt}".encode("utf-8")).digest()[:8], "big")
 
 
 def is_validation(prompt: str, seed: int, fraction: float) -> bool:
     """Deterministic split by prompt: the same prompt and seed always land on the same side."""
-    digest = hashlib.sha256(f"{seed}\0{prompt}".encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+    return prompt_hash(seed, prompt) / 2**64 < fraction
 
 
 def split(examples: Iterable[Example], seed: int, fraction: float) -> tuple[list[Example], list[Example]]:
     """Deduplicate by prompt (first kept), then split into (train, val) by prompt."""
-    seen: dict[str, Example] = {}
+    unique: dict[str, Example] = {}
     for example in examples:
-        seen.setdefault(example.prompt, example)
-    train = [e for e in seen.values() if not is_validation(e.prompt, seed, fraction)]
-    val = [e for e in seen.values() if is_validation(e.prompt, seed, fraction)]
+        unique.setdefault(example.prompt, example)
+    train, val = [], []
+    for example in unique.values():
+        (val if is_validation(example.prompt, seed, fraction) else train).append(example)
     return train, val
 
 
-def render(example: Example, fmt: str, system: str) -> dict[str, Any]:
-    """One example in a fine-tuning file format."""
-    if fmt in ("openai", "messages"):
-        return {"messages": [{"role": "system", "content": system}, {"role": "user", "content": example.prompt},
-                             {"role": "assistant", "content": example.target}]}
-    if fmt == "alpaca":
-        return {"instruction": system, "input": example.prompt, "output": example.target}
-    if fmt == "sharegpt":
-        return {"conversations": [{"from": "system", "value": system}, {"from": "human", "value": example.prompt},
-                                  {"from": "gpt", "value": example.target}]}
-    raise UsageError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-
-
-def check(example: Example, system: str, count_tokens: Callable[[str], int], max_tokens: int) -> str | None:
-    """The usual upload checks on one chat example; the problem, or None when it passes."""
-    messages = render(example, "openai", system)["messages"]
-    if [m["role"] for m in messages][-1] != "assistant" or any(m["role"] not in _ROLES for m in messages):
-        return "roles must be system/user/assistant with the assistant last"
-    if any(not m["content"].strip() for m in messages):
-        return "a message has empty content"
-    total = sum(count_tokens(m["content"]) + 4 for m in messages)
-    if total > max_tokens:
-        return f"{total} tokens, more than the model's context of {max_tokens}"
-    return None
-
-
 class Checkpoint:
-    """Finished examples of an interrupted or running export, appended durably one at a time."""
+    """The examples an export has finished so far, in ``DIR/.partial/``, appended durably one at a time.
+
+    ``settings.json`` records what decides the targets (schema, teacher, temperature, seed), so a
+    resume with different settings is refused instead of mixing two datasets.
+    """
 
     def __init__(self, out_dir: Path) -> None:
         self.folder = out_dir / ".partial"
         self.path = self.folder / "examples.jsonl"
+        self.settings_path = self.folder / "settings.json"
 
     def exists(self) -> bool:
-        return self.path.exists()
+        return self.settings_path.exists() or self.path.exists()
+
+    def start(self, settings: dict[str, Any], resume: bool) -> list[Example]:
+        """The finished examples to continue from (none for a fresh start); refuses a silent restart."""
+        if not self.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.settings_path, json.dumps(settings, sort_keys=True) + "\n")
+            return []
+        if not resume:
+            raise UsageError(f"{self.folder.parent} holds an interrupted export: pass --resume, or delete {self.folder}")
+        try:
+            saved = json.loads(self.settings_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            saved = None
+        if saved != settings:
+            differ = sorted(k for k in settings if not isinstance(saved, dict) or saved.get(k) != settings[k])
+            raise UsageError(f"cannot resume {self.folder.parent}: it was started with other {', '.join(differ)} "
+                             f"(recorded in {self.settings_path}); pass the same options or delete {self.folder}")
+        return self.load()
 
     def load(self) -> list[Example]:
-        examples = []
+        """Every complete line; a line torn by a kill is dropped, and that example is made again."""
         if not self.path.exists():
-            return examples
+            return []
+        examples = []
         for line in self.path.read_text(encoding="utf-8").splitlines():
             try:
                 row = json.loads(line)
                 examples.append(Example(row["prompt"], row["target"]))
             except (json.JSONDecodeError, KeyError, TypeError):
-                continue  # a line torn by a kill: that example is generated again
+                continue
         return examples
 
     def append(self, example: Example) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps({"prompt": example.prompt, "target": example.target}, ensure_ascii=False) + "\n")
             handle.flush()
@@ -113,40 +135,144 @@ class Checkpoint:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def write_dataset(out_dir: Path, train: list[Example], val: list[Example], fmt: str, system: str,
-                  manifest: dict[str, Any]) -> None:
-    """Write train/val and then the manifest, each atomically (manifest last marks completeness)."""
+def teach(schema: Schema, prompts: list[str], checkpoint: Checkpoint, done: list[Example], *, teacher: Model,
+          temperature: float, seed: int, progress: Progress = no_progress) -> tuple[list[Example], list[str]]:
+    """Constrained targets for the prompts not in ``done``, each checkpointed as soon as it is made.
+
+    Returns (examples for ``prompts``, prompts the teacher found no valid target for).
+    """
+    from .constraints import for_schema
+    from .generation import run
+
+    finished = {e.prompt: e for e in done}
+    todo = [p for p in dict.fromkeys(prompts) if p not in finished]
+    constraint = for_schema(schema)
+    skipped = []
+    with progress(len(todo)) as bar:
+        for prompt in todo:
+            try:
+                result = run(constraint, prompt, model=teacher, temperature=temperature,
+                             seed=prompt_hash(seed, prompt) % 2**32)[0]
+            except EnforcementError:
+                skipped.append(prompt)
+            else:
+                finished[prompt] = Example(prompt, compact_json(json.loads(result.text)))
+                checkpoint.append(finished[prompt])
+            bar.update(1)
+    return [finished[p] for p in dict.fromkeys(prompts) if p in finished], skipped
+
+
+def from_log(schema: Schema, log: CallLog | None = None) -> tuple[list[Example], list[str]]:
+    """(prompt, validated document) of every valid logged attempt for the schema, and the models seen.
+
+    A chat prompt contributes its last user message; calls logged without a prompt are left out.
+    """
+    from .calllog import CallLog
+
+    examples, models = [], set()
+    for attempt in (log or CallLog()).iter_attempts(schema_id=schema.id, valid=True):
+        prompt = attempt.prompt
+        if isinstance(prompt, list):
+            users = [m.get("content") for m in prompt if m.get("role") == "user"]
+            prompt = users[-1] if users else None
+        if isinstance(prompt, str) and prompt.strip():
+            examples.append(Example(prompt, compact_json(attempt.document)))
+            models.add(attempt.model or "remote")
+    return examples, sorted(models)
+
+
+def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: str = "openai",
+           val_fraction: float = 0.1, seed: int = 0, model: str | None = None, temperature: float = 0.7,
+           system: str | None = None, resume: bool = False, progress: Progress = no_progress) -> Summary:
+    """Build and write the dataset for ``inputs`` (targets from the teacher) or, when None, from the call log."""
+    from .models import load_model
+
+    if fmt not in dataset_formats.FORMATS:
+        raise UsageError(f"unknown format {fmt!r}: use one of {', '.join(dataset_formats.FORMATS)}")
+    teacher = load_model(model)  # the teacher, and the tokenizer of the context check
+    checkpoint = Checkpoint(out_dir)
+    skipped: list[str] = []
+    if inputs is None:
+        examples, models = from_log(schema)
+        if not examples:
+            raise UsageError(f"the call log has no valid calls with a prompt for schema {schema.name}")
+        source, model_name = "valid calls in the call log", ", ".join(models)
+    else:
+        settings = {"schema_hash": schema.id, "model": teacher.name, "temperature": temperature, "seed": seed}
+        done = checkpoint.start(settings, resume)
+        examples, skipped = teach(schema, [i.text for i in inputs], checkpoint, done, teacher=teacher,
+                                  temperature=temperature, seed=seed, progress=progress)
+        if not examples:
+            raise EnforcementError(f"the teacher {teacher.name} found no schema-valid target for any input")
+        source, model_name = f"constrained decoding on {teacher.name}", teacher.name
+    train, val = split(examples, seed, val_fraction)
+    system = system or default_system(schema)
+    rows = _checked_rows(schema, {"train.jsonl": train, "val.jsonl": val}, fmt, system, teacher)
+    manifest = {
+        "schema": schema.name, "schema_title": schema.title, "schema_hash": schema.id,
+        "schema_document": schema.document, "model": model_name, "source": source, "format": fmt,
+        "system": system, "seed": seed, "val_fraction": val_fraction,
+        "counts": {"train": len(train), "val": len(val), "skipped": len(skipped)},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "formatlock_version": _version(),
+    }
+    write_dataset(out_dir, rows, manifest)
+    checkpoint.remove()
+    return Summary(out_dir, len(train), len(val), skipped)
+
+
+def _checked_rows(schema: Schema, parts: dict[str, list[Example]], fmt: str, system: str,
+                  teacher: Model) -> dict[str, list[dict[str, Any]]]:
+    """Each part rendered in ``fmt``, after validating every target again and running the upload checks."""
+    from .validation import Validator
+
+    validator = Validator(schema)
+
+    def count_tokens(text: str) -> int:
+        return len(teacher.tokenize(text, add_bos=False, special=False))
+
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for name, examples in parts.items():
+        rows[name] = []
+        for number, example in enumerate(examples, 1):
+            row = dataset_formats.render(system, example.prompt, example.target, fmt)
+            problem = dataset_formats.check(row, fmt, count_tokens, teacher.n_ctx)
+            issues = [] if problem else validator.check_text(example.target)[1]
+            if problem or issues:
+                raise InputError(f"nothing written: {name} example {number} (prompt {example.prompt[:60]!r}): "
+                                 f"{problem or f'the target is not schema-valid: {issues[0]}'}")
+            rows[name].append(row)
+    return rows
+
+
+def write_dataset(out_dir: Path, rows: dict[str, list[dict[str, Any]]], manifest: dict[str, Any]) -> None:
+    """Write each file of ``rows`` and then the manifest, each atomically; the manifest marks completeness."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "manifest.json").unlink(missing_ok=True)
-    for name, rows in (("train.jsonl", train), ("val.jsonl", val)):
-        _atomic_write(out_dir / name, "".join(json.dumps(render(e, fmt, system), ensure_ascii=False) + "\n" for e in rows))
-    _atomic_write(out_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    (out_dir / "manifest.json").unlink(missing_ok=True)  # old files are not vouched for while being replaced
+    for name, part in rows.items():
+        atomic_write(out_dir / name, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in part))
+    atomic_write(out_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
 
 
-def manifest(schema: Schema, model: str, fmt: str, seed: int, fraction: float, train: int, val: int,
-             source: str) -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        formatlock_version = version("formatlock")
-    except PackageNotFoundError:
-        formatlock_version = "unknown"
-    return {"schema": schema.name, "schema_title": schema.title, "schema_hash": schema.id, "schema_document": schema.document,
-            "model": model, "format": fmt, "seed": seed, "val_fraction": fraction, "counts": {"train": train, "val": val},
-            "source": source, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "formatlock_version": formatlock_version}
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp") as handle:
+def atomic_write(path: Path, text: str) -> None:
+    """Write a temporary file beside ``path``, fsync it, rename it over ``path``, fsync the folder."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)  # mode honours the umask
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(handle.name, path)
+    os.replace(temporary, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
-def require_valid(examples: list[Example], is_valid: Callable[[str], bool]) -> None:
-    """Check every target again at write time; a single invalid one stops the export."""
-    for example in examples:
-        if not is_valid(example.target):
-            raise InputError(f"refusing to write: the target for prompt {example.prompt[:60]!r} is not schema-valid")
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("formatlock")
+    except PackageNotFoundError:
+        return "unknown"

@@ -1,13 +1,14 @@
-"""Reading prompt inputs for probe and export: JSONL of ``{"input": ...}`` or plain text lines."""
+"""Prompt inputs for probe and export: JSONL of ``{"input": ...}`` or plain text lines; and the
+progress hook both use while working through them."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, ContextManager, Protocol
 
-from .errors import InputError
+from .errors import InputError, UsageError
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,37 @@ class Input:
 
     text: str
     meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+class Bar(Protocol):
+    """What a progress bar must offer (``click.progressbar`` does)."""
+
+    def update(self, n_steps: int) -> None: ...
+
+
+Progress = Callable[[int], ContextManager[Bar]]  # length -> a bar, like click.progressbar(length=...)
+
+
+class _Silent:
+    def __enter__(self) -> _Silent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n_steps: int) -> None:
+        return None
+
+
+def no_progress(length: int) -> ContextManager[Bar]:
+    """The default progress hook: shows nothing."""
+    return _Silent()
+
+
+def one_source(inputs_path: str | None, from_log: bool) -> None:
+    """Refuse anything but exactly one of an inputs file and the call log."""
+    if bool(inputs_path) == from_log:
+        raise UsageError("give exactly one of --inputs FILE or --from-log")
 
 
 def read_inputs(path: str | Path) -> list[Input]:

@@ -1,74 +1,92 @@
-"""Is prompting alone enough for a schema? Measure prompt-only vs constrained valid rates.
+"""Is prompting alone enough for a schema? Measure prompt-only against constrained valid rates.
 
-Prompt-only samples see the schema described in the prompt (the same words constrained decoding
-gets) but no mask; their text is parsed the way wrap-call mode parses remote replies. The verdict
-is ``prompting-reliable`` when the prompt-only valid rate reaches the threshold, else ``fine-tune``.
+Prompt-only samples get the schema described in the prompt (the words constrained decoding gets
+too) but no mask; their text is parsed the way wrap-call mode parses remote replies (fences and
+surrounding prose tolerated, nothing repaired). The verdict is ``prompting-reliable`` when the
+prompt-only valid rate reaches the threshold, else ``fine-tune``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from .errors import EnforcementError, Issue
-from .inputs import Input
-from .parsing import extract_json
+from .inputs import Input, Progress, no_progress
 from .schemas import Schema
+
+if TYPE_CHECKING:
+    from .calllog import CallLog
 
 RELIABLE, FINE_TUNE = "prompting-reliable", "fine-tune"
 ADVICE = {
-    RELIABLE: "prompting alone met the threshold; validate outputs (formatlock validate) to keep it honest",
+    RELIABLE: "prompting alone met the threshold; keep checking outputs (formatlock validate, @enforce.output)",
     FINE_TUNE: "prompting alone is not reliable: use constrained decoding wherever it is available "
-               "(formatlock generate / @enforce); fine-tune (formatlock export) only for hosts without it",
+               "(formatlock generate, @enforce); fine-tune (formatlock export) for hosts without it",
 }
+_KINDS = (("json", "unparsable"), ("maxTokens", "truncated"), ("required", "missing field"), ("type", "wrong type"),
+          ("unsupported", "unsupported schema"))
+
+
+def failure_kind(issues: list[Issue]) -> str:
+    """The headline kind of a failed output: unparsable, truncated, missing field, wrong type, constraint
+    (any other keyword), or unsupported schema (constrained decoding refused it)."""
+    keywords = {issue.keyword for issue in issues}
+    return next((kind for keyword, kind in _KINDS if keyword in keywords), "constraint")
+
+
+@dataclass
+class Tally:
+    """Samples of one mode: how many, how many valid, and the kinds of the failures (one example each)."""
+
+    samples: int = 0
+    valid: int = 0
+    kinds: Counter = field(default_factory=Counter)
+    examples: dict[str, str] = field(default_factory=dict)
+
+    def add(self, issues: list[Issue]) -> bool:
+        """Count one sample, valid when ``issues`` is empty; returns whether it was valid."""
+        self.samples += 1
+        if not issues:
+            self.valid += 1
+            return True
+        kind = failure_kind(issues)
+        self.kinds[kind] += 1
+        self.examples.setdefault(kind, str(issues[0]))
+        return False
+
+    @property
+    def rate(self) -> float | None:
+        return self.valid / self.samples if self.samples else None
 
 
 @dataclass
 class ProbeReport:
     """Valid rates, failure kinds and the verdict for one schema."""
 
-    schema: str
-    schema_id: str
-    n_inputs: int
-    prompt_only_samples: int
-    prompt_only_valid: int
-    constrained_samples: int
-    constrained_valid: int
+    schema: Schema
     threshold: float
-    failure_kinds: Counter = field(default_factory=Counter)
-
-    @property
-    def prompt_only_valid_rate(self) -> float | None:
-        return self.prompt_only_valid / self.prompt_only_samples if self.prompt_only_samples else None
-
-    @property
-    def constrained_valid_rate(self) -> float | None:
-        return self.constrained_valid / self.constrained_samples if self.constrained_samples else None
+    n_inputs: int = 0
+    prompt_only: Tally = field(default_factory=Tally)
+    constrained: Tally = field(default_factory=Tally)
+    per_input: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
-        rate = self.prompt_only_valid_rate
+        rate = self.prompt_only.rate
         return RELIABLE if rate is not None and rate >= self.threshold else FINE_TUNE
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "schema": self.schema, "schema_id": self.schema_id, "n_inputs": self.n_inputs,
-            "prompt_only_samples": self.prompt_only_samples, "prompt_only_valid_rate": self.prompt_only_valid_rate,
-            "constrained_samples": self.constrained_samples, "constrained_valid_rate": self.constrained_valid_rate,
-            "failure_kinds": dict(self.failure_kinds.most_common()), "threshold": self.threshold,
-            "verdict": self.verdict, "advice": ADVICE[self.verdict],
+            "schema": self.schema.name, "schema_id": self.schema.id, "n_inputs": self.n_inputs,
+            "prompt_only_samples": self.prompt_only.samples, "prompt_only_valid_rate": self.prompt_only.rate,
+            "constrained_samples": self.constrained.samples, "constrained_valid_rate": self.constrained.rate,
+            "failure_kinds": dict(self.prompt_only.kinds.most_common()), "failure_examples": self.prompt_only.examples,
+            "constrained_failure_kinds": dict(self.constrained.kinds.most_common()),
+            "threshold": self.threshold, "verdict": self.verdict, "advice": ADVICE[self.verdict],
+            "inputs": self.per_input,
         }
-
-
-def failure_kind(issues: list[Issue]) -> str:
-    """The headline kind of a failed output: unparsable, truncated, missing field, wrong type, constraint."""
-    keywords = {i.keyword for i in issues}
-    for keyword, kind in (("json", "unparsable"), ("maxTokens", "truncated"), ("required", "missing field"),
-                          ("type", "wrong type")):
-        if keyword in keywords:
-            return kind
-    return "constraint"
 
 
 def probe(
@@ -81,52 +99,58 @@ def probe(
     temperature: float = 0.7,
     seed: int | None = 0,
     max_tokens: int = 512,
-    progress: Callable[[], None] = lambda: None,
+    progress: Progress = no_progress,
 ) -> ProbeReport:
-    """Sample ``n`` prompt-only and ``n`` constrained outputs per input, and judge them."""
-    from .constraints import for_schema
-    from .generation import generate_text, run
+    """Sample ``n`` prompt-only and ``n`` constrained outputs per input (``max_tokens`` bounds the
+    prompt-only ones), and judge them; a constrained refusal counts as a constrained failure."""
+    from .generation import generate_text
+    from .parsing import extract_json
+    from .prompting import schema_instruction
     from .validation import Validator
 
-    constraint = for_schema(schema)
+    instruction = schema_instruction(schema.document)
     validator = Validator(schema)
-    report = ProbeReport(schema.name, schema.id, len(inputs), 0, 0, 0, 0, threshold)
-    for i, item in enumerate(inputs):
-        for k in range(n):
-            sample_seed = None if seed is None else seed + 1000 * i + k
-            decoded = generate_text(item.text, instruction=constraint.instruction, model=model,
-                                    max_tokens=max_tokens, temperature=temperature, seed=sample_seed)
-            issues = validator.check_text(extract_json(decoded.text))[1]
-            if issues and decoded.truncated:  # a reply cut off mid-way counts as truncated, not unparsable
-                issues = [Issue("", "maxTokens", f"no valid JSON within {max_tokens} tokens")]
-            record_sample(report, issues)
-        try:
-            results = run(constraint, item.text, model=model, n=n, temperature=temperature, seed=seed)
-            report.constrained_valid += len(results)
-        except EnforcementError:
-            pass
-        report.constrained_samples += n
-        progress()
+    report = ProbeReport(schema, threshold, n_inputs=len(inputs))
+    with progress(len(inputs)) as bar:
+        for i, item in enumerate(inputs):
+            counts = {"prompt_only_valid": 0, "constrained_valid": 0}
+            for k in range(n):
+                sample_seed = None if seed is None else seed + i * n + k
+                decoded = generate_text(item.text, instruction=instruction, model=model,
+                                        max_tokens=max_tokens, temperature=temperature, seed=sample_seed)
+                issues = validator.check_text(extract_json(decoded.text))[1]
+                if issues and decoded.truncated:  # cut off mid-way: truncated, not unparsable
+                    issues = [Issue("", "maxTokens", f"no valid JSON within {max_tokens} tokens")]
+                counts["prompt_only_valid"] += report.prompt_only.add(issues)
+                issues = _constrained_issues(schema, item.text, model, temperature, sample_seed)
+                counts["constrained_valid"] += report.constrained.add(issues)
+            report.per_input.append({"input": item.text, **counts, "meta": item.meta})
+            bar.update(1)
     return report
 
 
-def record_sample(report: ProbeReport, issues: list[Issue]) -> None:
-    """Count one prompt-only sample (valid when ``issues`` is empty)."""
-    report.prompt_only_samples += 1
-    if issues:
-        report.failure_kinds[failure_kind(issues)] += 1
-    else:
-        report.prompt_only_valid += 1
+def _constrained_issues(schema: Schema, prompt: str, model: str | None, temperature: float,
+                        seed: int | None) -> list[Issue]:
+    """Why one constrained sample failed (a refusal included), or [] when it produced a valid output."""
+    from .constraints import for_schema
+    from .errors import UnsupportedSchemaError
+    from .generation import run
+
+    try:
+        run(for_schema(schema), prompt, model=model, temperature=temperature, seed=seed)
+    except UnsupportedSchemaError as exc:
+        return [Issue(exc.pointer, "unsupported", str(exc))]
+    except EnforcementError as exc:
+        return exc.errors or [Issue("", "enforcement", str(exc))]
+    return []
 
 
-def probe_from_log(schema: Schema, threshold: float = 0.95) -> ProbeReport:
-    """The same report from wrap-call first attempts recorded in the call log (no sampling)."""
+def probe_from_log(schema: Schema, threshold: float = 0.95, log: CallLog | None = None) -> ProbeReport:
+    """The prompt-only side from first attempts of wrapped calls in the call log (no sampling)."""
     from .calllog import CallLog
 
-    report = ProbeReport(schema.name, schema.id, 0, 0, 0, 0, 0, threshold)
-    prompts = set()
-    for attempt in CallLog().iter_attempts(schema_id=schema.id, mode="wrap", first_only=True):
-        prompts.add(str(attempt.prompt))
-        record_sample(report, [] if attempt.valid else (attempt.errors or [Issue("", "json", "invalid")]))
-    report.n_inputs = len(prompts)
+    report = ProbeReport(schema, threshold)
+    for attempt in (log or CallLog()).iter_attempts(schema_id=schema.id, mode="wrap", first_only=True):
+        report.n_inputs += 1
+        report.prompt_only.add([] if attempt.valid else attempt.errors or [Issue("", "json", "invalid")])
     return report

@@ -2,71 +2,90 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 
 import click
 
-from ..errors import UsageError
-
 
 @click.command("probe")
-@click.option("--schema", "schema_ref", required=True, metavar="SCHEMA", help="Schema file, bundled name, or module:Class.")
+@click.option("--schema", "schema_ref", required=True, metavar="SCHEMA",
+              help="JSON Schema file, bundled schema name, or module:Class (Pydantic).")
 @click.option("--inputs", "inputs_path", type=click.Path(dir_okay=False), metavar="FILE",
-              help='JSONL of {"input": "..."} (extra keys kept) or plain text, one input per line.')
-@click.option("--from-log", is_flag=True, help="Use recorded wrap-call first attempts instead of sampling.")
-@click.option("-n", "n", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per input and mode.")
+              help='JSONL of {"input": "..."} (other keys kept as metadata) or plain text, one input per line.')
+@click.option("--from-log", is_flag=True, help="Judge first attempts of wrapped calls in the call log; no sampling.")
+@click.option("-n", "n", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Samples per input in each mode (prompt-only and constrained).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.95, show_default=True,
               help="Prompt-only valid rate needed for the verdict prompting-reliable.")
 @click.option("--model", "-m", metavar="MODEL", help="smollm2 (default), gemma3-270m, or a .gguf path.")
-@click.option("--temperature", type=click.FloatRange(min=0), default=0.7, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--temperature", type=click.FloatRange(min=0), default=0.7, show_default=True,
+              help="Sampling temperature of both modes (> 0 so that N samples differ).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the first sample; the others follow.")
 @click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True,
-              help="Token budget of each prompt-only sample.")
-@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+              help="Token budget of each prompt-only sample; a reply cut off there counts as truncated.")
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: a short report; json: one object (rates, failure_kinds, verdict, per-input counts).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar (it is shown on a terminal only).")
 def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, threshold: float, model: str | None,
-            temperature: float, seed: int, max_tokens: int, output: str) -> None:
+            temperature: float, seed: int, max_tokens: int, output: str, quiet: bool) -> None:
     """Measure the prompt-only valid rate against the constrained one, and give a verdict.
 
-    For each input: N samples with the schema described in the prompt and no mask, and N
-    constrained samples. Verdict: prompting-reliable when the prompt-only rate >= --threshold,
-    else fine-tune (constrained decoding still serves wherever it is available).
+    For each input, N samples with the schema described in the prompt and no mask (the reply is
+    parsed tolerantly: code fences and prose around the JSON are ignored), and N constrained
+    samples. Failures are counted by kind: unparsable, truncated, missing field, wrong type,
+    constraint. The verdict is prompting-reliable when the prompt-only rate is at least
+    --threshold, else fine-tune: constrained decoding serves wherever it is available, and
+    `formatlock export` makes the dataset for hosts without it.
 
     \b
     Examples:
-      formatlock probe --schema support_ticket --inputs emails.jsonl -n 3
-      formatlock probe --schema support_ticket --from-log --output json
+      formatlock probe --schema support_ticket --inputs finetune_data/support_ticket.inputs.jsonl -n 2
+      formatlock probe --schema schema.json --inputs emails.txt --threshold 0.9 --output json
+      formatlock probe --schema support_ticket --from-log
 
     \b
-    Exit codes: 0 prompting-reliable, 1 fine-tune, 2 errors.
+    Exit codes:
+      0  prompting-reliable
+      1  fine-tune
+      2  usage error, bad schema, unreadable inputs or model, empty call log
     """
-    from ..inputs import read_inputs
+    from ..errors import UsageError
+    from ..inputs import one_source, read_inputs
     from ..probe import RELIABLE, probe, probe_from_log
     from ..schemas import load_schema
 
-    if bool(inputs_path) == from_log:
-        raise UsageError("give exactly one of --inputs FILE or --from-log")
+    one_source(inputs_path, from_log)
     schema = load_schema(schema_ref)
     if from_log:
         report = probe_from_log(schema, threshold)
-        if not report.prompt_only_samples:
-            raise UsageError(f"the call log has no wrap-call attempts for schema {schema.name}")
+        if not report.prompt_only.samples:
+            raise UsageError(f"the call log has no wrapped calls for schema {schema.name} (id {schema.id})")
     else:
         inputs = read_inputs(inputs_path)
-        with click.progressbar(length=len(inputs), label="probing", file=sys.stderr) as bar:
-            report = probe(schema, inputs, n=n, threshold=threshold, model=model, temperature=temperature,
-                           seed=seed, max_tokens=max_tokens, progress=lambda: bar.update(1))
+        bar = functools.partial(click.progressbar, label="probing", file=sys.stderr,
+                                hidden=quiet or not sys.stderr.isatty())
+        report = probe(schema, inputs, n=n, threshold=threshold, model=model, temperature=temperature,
+                       seed=seed, max_tokens=max_tokens, progress=lambda length: bar(length=length))
     data = report.as_dict()
     if output == "json":
-        click.echo(json.dumps(data))
+        click.echo(json.dumps(data, ensure_ascii=False))
     else:
-        def pct(rate: float | None) -> str:
-            return "n/a" if rate is None else f"{rate:.0%}"
-
-        click.echo(f"schema {data['schema']} ({data['schema_id']}), {data['n_inputs']} inputs")
-        click.echo(f"prompt-only valid: {pct(data['prompt_only_valid_rate'])} of {data['prompt_only_samples']}")
-        click.echo(f"constrained valid: {pct(data['constrained_valid_rate'])} of {data['constrained_samples']}")
-        kinds = ", ".join(f"{k} {v}" for k, v in data["failure_kinds"].items()) or "none"
-        click.echo(f"prompt-only failures: {kinds}")
-        click.echo(f"verdict: {data['verdict']} ({data['advice']})")
+        _print_text(data)
     raise SystemExit(0 if report.verdict == RELIABLE else 1)
+
+
+def _print_text(data: dict) -> None:
+    def rate(name: str) -> str:
+        value = data[f"{name}_valid_rate"]
+        return "n/a" if value is None else f"{value:.0%} of {data[f'{name}_samples']}"
+
+    click.echo(f"schema {data['schema']} ({data['schema_id']}), {data['n_inputs']} inputs")
+    click.echo(f"prompt-only valid: {rate('prompt_only')}")
+    click.echo(f"constrained valid: {rate('constrained')}")
+    if data["failure_kinds"]:
+        click.echo("prompt-only failures:")
+    for kind, count in data["failure_kinds"].items():
+        click.echo(f"  {kind}: {count}, e.g. {data['failure_examples'][kind][:100]}")
+    click.echo(f"verdict: {data['verdict']}: {data['advice']}")

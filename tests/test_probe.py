@@ -1,0 +1,162 @@
+"""`formatlock probe`: rates, failure kinds and verdicts; fake decoding for the logic, the real model once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from formatlock import generation
+from formatlock.cli import cli
+from formatlock.decoding import Decoded
+from formatlock.enforce import enforce
+from formatlock.errors import Attempt, EnforcementError, Issue
+from formatlock.inputs import Input
+from formatlock.probe import FINE_TUNE, RELIABLE, failure_kind, probe
+from formatlock.prompting import schema_instruction
+from formatlock.schemas import load_schema
+
+PERSON = {"title": "Person", "type": "object", "additionalProperties": False, "required": ["name"],
+          "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}}}
+REPLIES = [  # (prompt-only text, cut off by the budget?) and the failure kind each should count as
+    ('```json\n{"name": "Ada"}\n```', False, None),
+    ('Sure! Here it is: {"name": "Bo", "age": 3} Hope that helps.', False, None),
+    ('{"name": "Cy"}', False, None),
+    ('{"age": 4}', False, "missing field"),
+    ('{"name": 5}', False, "wrong type"),
+    ('{"name": "Di", "age": -1}', False, "constraint"),
+    ('{"name": "Ed", "age": 1', True, "truncated"),
+    ("I cannot help with that.", False, "unparsable"),
+]
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORMATLOCK_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def fake_model(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
+    """Prompt-only replies from REPLIES in turn; the third constrained sample is refused."""
+    calls: dict[str, list] = {"free": [], "constrained": []}
+
+    def generate_text(prompt: str, **kwargs: object) -> Decoded:
+        text, truncated, _ = REPLIES[len(calls["free"]) % len(REPLIES)]
+        calls["free"].append((prompt, kwargs))
+        return Decoded(text, tokens=10, model_steps=10, truncated=truncated)
+
+    def run(constraint: object, prompt: str, **kwargs: object) -> list:
+        calls["constrained"].append((prompt, kwargs))
+        if len(calls["constrained"]) == 3:
+            raise EnforcementError("no valid output", [Attempt("{", [Issue("", "maxTokens", "cut off")], True)])
+        return []
+
+    monkeypatch.setattr(generation, "generate_text", generate_text)
+    monkeypatch.setattr(generation, "run", run)
+    return calls
+
+
+@pytest.mark.parametrize("keywords, kind", [
+    (["json"], "unparsable"), (["maxTokens"], "truncated"), (["minimum", "required"], "missing field"),
+    (["enum", "type"], "wrong type"), (["pattern"], "constraint"), (["unsupported"], "unsupported schema"),
+])
+def test_failure_kind_from_keywords(keywords: list[str], kind: str) -> None:
+    assert failure_kind([Issue("/a", k, "m") for k in keywords]) == kind
+
+
+def test_probe_counts_rates_kinds_and_refusals(fake_model: dict[str, list]) -> None:
+    inputs = [Input(f"person {i}", {"id": i}) for i in range(4)]
+    report = probe(load_schema(PERSON), inputs, n=2, threshold=0.3, temperature=0.7, seed=10, max_tokens=64)
+    data = report.as_dict()
+    assert data["n_inputs"] == 4 and data["prompt_only_samples"] == data["constrained_samples"] == 8
+    assert data["prompt_only_valid_rate"] == 3 / 8 and data["constrained_valid_rate"] == 7 / 8
+    expected = [kind for _, _, kind in REPLIES if kind]
+    assert sorted(data["failure_kinds"]) == sorted(expected) and sum(data["failure_kinds"].values()) == 5
+    assert data["constrained_failure_kinds"] == {"truncated": 1}
+    assert data["verdict"] == RELIABLE and report.verdict == RELIABLE  # 0.375 >= 0.3
+    assert data["inputs"][1] == {"input": "person 1", "prompt_only_valid": 1, "constrained_valid": 1, "meta": {"id": 1}}
+    seeds = [kwargs["seed"] for _, kwargs in fake_model["free"]]
+    assert seeds == list(range(10, 18)) and [k["seed"] for _, k in fake_model["constrained"]] == seeds
+    assert all(k["instruction"] == schema_instruction(PERSON) and k["max_tokens"] == 64 for _, k in fake_model["free"])
+    json.dumps(data)
+
+
+def test_an_unsupported_schema_fails_every_constrained_sample_without_crashing(fake_model: dict[str, list]) -> None:
+    report = probe(load_schema({"type": "integer", "minimum": 5, "maximum": 1}), [Input("x")], n=2)
+    assert report.constrained.rate == 0 and dict(report.constrained.kinds) == {"unsupported schema": 2}
+    assert report.verdict == FINE_TUNE and not fake_model["constrained"]
+
+
+def test_cli_json_text_and_exit_codes(tmp_path: Path, fake_model: dict[str, list]) -> None:
+    schema = tmp_path / "person.json"
+    schema.write_text(json.dumps(PERSON))
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("one\ntwo\nthree\nfour\n")
+    args = ["probe", "--schema", str(schema), "--inputs", str(inputs), "-n", "2"]
+    result = CliRunner().invoke(cli, [*args, "--output", "json"])
+    assert result.exit_code == 1, result.stderr  # 3/8 < 0.95
+    data = json.loads(result.stdout)
+    assert {"schema", "n_inputs", "prompt_only_valid_rate", "constrained_valid_rate", "failure_kinds",
+            "verdict"} <= set(data) and data["verdict"] == FINE_TUNE and data["schema"] == "person"
+    result = CliRunner().invoke(cli, [*args, "--threshold", "0.3"])
+    assert result.exit_code == 0, result.stderr
+    assert "prompt-only valid: 38% of 8" in result.stdout and "verdict: prompting-reliable" in result.stdout
+
+
+def wrapped_calls(schema: dict, replies: list[str]) -> None:
+    """Log one wrapped call per reply (retries off), as @enforce.output records them."""
+    outputs = iter(replies)
+
+    @enforce.output(schema, retries=0)
+    def ask(prompt: str) -> str:
+        return next(outputs)
+
+    for i in range(len(replies)):
+        try:
+            ask(f"prompt {i}")
+        except EnforcementError:
+            pass
+
+
+def test_from_log_judges_first_attempts_of_wrapped_calls(tmp_path: Path) -> None:
+    wrapped_calls(PERSON, ['{"name": "a"}', '```json\n{"name": "b"}\n```', '{"age": 1}', "nope"])
+    wrapped_calls({**PERSON, "title": "Other"}, ["nope"])  # another schema: not counted
+    schema = tmp_path / "person.json"
+    schema.write_text(json.dumps(PERSON))
+    result = CliRunner().invoke(cli, ["probe", "--schema", str(schema), "--from-log", "--output", "json"])
+    assert result.exit_code == 1, result.stderr
+    data = json.loads(result.stdout)
+    assert data["n_inputs"] == 4 and data["prompt_only_valid_rate"] == 0.5 and data["constrained_valid_rate"] is None
+    assert data["failure_kinds"] == {"missing field": 1, "unparsable": 1}
+    result = CliRunner().invoke(cli, ["probe", "--schema", str(schema), "--from-log", "--threshold", "0.5"])
+    assert result.exit_code == 0 and "constrained valid: n/a" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--schema", "support_ticket"], "exactly one of --inputs FILE or --from-log"),
+    (["--schema", "support_ticket", "--inputs", "in.txt", "--from-log"], "exactly one"),
+    (["--schema", "support_ticket", "--inputs", "missing.jsonl"], "inputs file not found"),
+    (["--schema", "support_ticket", "--from-log"], "no wrapped calls for schema support_ticket"),
+])
+def test_usage_errors_exit_2_with_one_line(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, ["probe", *args])
+    assert result.exit_code == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_probe_on_the_embedded_model(tmp_path: Path) -> None:
+    """Two inputs, one sample each: the constrained side is always valid, the counts add up."""
+    schema = tmp_path / "flag.json"
+    schema.write_text(json.dumps({"type": "object", "properties": {"urgent": {"type": "boolean"}},
+                                  "required": ["urgent"], "additionalProperties": False}))
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text('{"input": "Is a server outage urgent?", "id": 1}\n{"input": "Is a typo urgent?"}\n')
+    result = CliRunner().invoke(cli, ["probe", "--schema", str(schema), "--inputs", str(inputs),
+                                      "--output", "json", "--max-tokens", "32"])
+    assert result.exit_code in (0, 1), result.stderr
+    data = json.loads(result.stdout)
+    assert data["n_inputs"] == 2 and data["constrained_valid_rate"] == 1.0
+    invalid = round((1 - data["prompt_only_valid_rate"]) * 2)
+    assert sum(data["failure_kinds"].values()) == invalid and data["inputs"][0]["meta"] == {"id": 1}
+    assert data["verdict"] == (RELIABLE if result.exit_code == 0 else FINE_TUNE)
