@@ -192,7 +192,8 @@ class _Compiler:
         order = {MASK: 0, RESAMPLE: 1, UNSUPPORTED: 2}
         for use in self.log:
             old = strongest.get((use.pointer, use.keyword))
-            if old is None or order[use.enforcement] > order[old.enforcement]:
+            stronger = old is None or order[use.enforcement] > order[old.enforcement]
+            if stronger or (order[use.enforcement] == order[old.enforcement] and not old.note):  # type: ignore[union-attr]
                 strongest[(use.pointer, use.keyword)] = use
         for pointer in self.cut:
             use = strongest.get((pointer, "$ref"))
@@ -632,6 +633,8 @@ class _Compiler:
             why = "nested too deep for the size budget" if trim else "no value within the bounds"
             self.record(ptr, "properties", MASK, f"left out of the mask ({why}): " + ", ".join(left_out))
         pair = None if props or trim else self.free_member(extra, patterns, ptr)
+        if patterns and (props or trim):
+            self.record(ptr, "patternProperties", MASK, "applied to the named members; no other keys are generated")
         body = rx.object_members(members, self.limits.optional_start_size)
         most: int | None = len(members)
         if pair is not None:
@@ -726,13 +729,14 @@ class _Compiler:
         if item is not None:
             if tail_hi is None:
                 tail_hi = self.free_count(tail_lo)
-            if tail_hi is not None and item.size * tail_hi > self.limits.max_repeat_size:
-                if "maxItems" in schema:
-                    self.record(ptr, "maxItems", RESAMPLE, "too many item copies for the mask; checked after decoding")
-                tail_hi = None
-            if item.size * tail_lo > self.limits.max_repeat_size:
+            affordable = self.limits.max_repeat_size // max(item.size, 1)  # item copies the mask can hold
+            if tail_lo > affordable:
                 self.record(ptr, "minItems", RESAMPLE, "too many item copies for the mask; checked after decoding")
                 tail_lo = 0
+            if tail_hi is not None and tail_hi > affordable:
+                tail_hi = affordable if affordable >= max(tail_lo, 1) else None  # fewer is still valid
+                if tail_hi is None and "maxItems" in schema:
+                    self.record(ptr, "maxItems", RESAMPLE, "too many item copies for the mask; checked after decoding")
         return rx.seq(rx.literal("["), rx.array_items(head, lo, item, tail_lo, tail_hi), rx.literal("]"))
 
 

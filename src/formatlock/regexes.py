@@ -297,9 +297,11 @@ def class_of(ranges: Ranges) -> Frag:
     if len(raw) == 1 and raw[0][0] == raw[0][1]:
         parts.append(literal(chr(raw[0][0])))
     elif raw:
-        body = "".join(_class_escape(a) + ("" if a == b else "-" + _class_escape(b)) for a, b in raw)
+        excluded = _subtract(_subtract([(0, _MAX_CODE)], raw), [(0xD800, 0xDFFF)])
+        listed, negate = (excluded, "^") if len(excluded) < len(raw) else (raw, "")
+        body = "".join(_class_escape(a) + ("" if a == b else "-" + _class_escape(b)) for a, b in listed)
         width = max(len(chr(b).encode("utf-8")) for _, b in raw)
-        parts.append(Frag(f"[{body}]", width, 4 * width, True, 0))
+        parts.append(Frag(f"[{negate}{body}]", width, 4 * width, True, 0))
     parts += [Frag(esc, 2) for ch, esc in _SHORT_ESCAPES.items() if any(a <= ord(ch) <= b for a, b in ranges)]
     if not parts:
         raise PatternUnsupported("the character class has no character a JSON string can hold")
@@ -308,6 +310,8 @@ def class_of(ranges: Ranges) -> Frag:
 
 def _class_escape(code: int) -> str:
     ch = chr(code)
+    if code < 0x20 or code == 0x7F:
+        return f"\\x{code:02x}"
     return "\\" + ch if ch in "\\]^-[&~|" else ch
 
 
@@ -493,12 +497,22 @@ def integer_limits(lower: Bound | None, upper: Bound | None) -> tuple[int | None
 def unit_limits(lower: Bound | None, upper: Bound | None) -> tuple[int | None, int | None]:
     """The range, in units, of decimal texts whose *parsed* value (float, or int) passes the bounds.
 
-    Each bound is first moved to the nearest double that passes it; a text at least that far in
-    then passes too, since rounding a decimal to a double is monotonic.
+    Each bound is first moved to the nearest double that passes it, then to the outermost unit
+    whose text parses to at least (at most) that double; texts further in parse further in too,
+    since rounding a decimal to a double is monotonic.
     Raises OverflowError for bounds beyond the range of doubles.
     """
-    lo = None if lower is None else math.ceil(_passing_double(lower, low=True) * _UNIT)
-    hi = None if upper is None else math.floor(_passing_double(upper, low=False) * _UNIT)
+    lo = hi = None
+    if lower is not None:
+        edge = _passing_double(lower, low=True)
+        lo = math.floor(edge * _UNIT)
+        if Fraction(float(Fraction(lo, _UNIT))) < edge:
+            lo += 1
+    if upper is not None:
+        edge = _passing_double(upper, low=False)
+        hi = math.ceil(edge * _UNIT)
+        if Fraction(float(Fraction(hi, _UNIT))) > edge:
+            hi -= 1
     return lo, hi
 
 
@@ -676,16 +690,19 @@ class _Emitter:
         self.free = free
 
     def anchored(self, items: list, left: bool = True, right: bool = True) -> Frag:
-        """A sequence; where it is not anchored by ^ / $, free text may come before / after."""
+        """A sequence, with free text after it unless anchored by ``$``, or else before it unless
+        anchored by ``^``. Never on both sides: ``free P free`` makes automata track every place
+        P might have matched (exponentially many states); ``P free`` still contains a match."""
         if items and items[0][0] is C.AT and items[0][1] in _STARTS:
             items, left = items[1:], False
         if items and items[-1][0] is C.AT and items[-1][1] in _ENDS:
             items, right = items[:-1], False
-        if not items:
-            return self.free if left or right else EMPTY
         if len(items) == 1 and items[0][0] is C.BRANCH:
             return alt(*(self.anchored(list(b), left, right) for b in items[0][1][1]))
-        return seq(*([self.free] if left else []), self.emit(items), *([self.free] if right else []))
+        body = self.emit(items)
+        if right:
+            return seq(body, self.free)
+        return seq(self.free, body) if left else body
 
     def emit(self, items: list) -> Frag:
         return seq(*(self.one(op, arg) for op, arg in items)) if items else EMPTY

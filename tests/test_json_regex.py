@@ -1,0 +1,359 @@
+"""The schema compiler: every text the regex matches is JSON that meets each keyword marked
+``mask``; the regex is never empty when returned; and each keyword is reported right.
+
+Hypothesis draws schemas from the keywords the compiler handles, then texts from the compiled
+regex (``from_regex``). Errors the validator then finds must all come from ``resample`` keywords.
+FORMATLOCK_HYPOTHESIS_EXAMPLES scales the example counts (nightly: 1000 or more).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import defaultdict
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from formatlock.fsm import LazyDFA
+from formatlock.json_regex import (EAGER_INDEX_LIMITS, MASK, RESAMPLE, UNSUPPORTED, CompiledSchema, Limits,
+                                   compile_schema)
+from formatlock.regexes import FORMATS
+from formatlock.schemas import local_registry, validator_class
+
+EXAMPLES = int(os.environ.get("FORMATLOCK_HYPOTHESIS_EXAMPLES", "0") or 0)
+SMALL = Limits(free_string_chars=12, free_pattern_repeats=6, free_array_items=3, free_any_chars=6)
+
+# -- schema strategies -------------------------------------------------------------------------
+
+_names = st.text(alphabet="abcdefgh_", min_size=1, max_size=5)
+_scalars = st.one_of(st.integers(-20, 20), st.sampled_from([0.5, -1.25, 3.0]), st.text("xyz\"é\\", max_size=3),
+                     st.booleans(), st.none())
+_patterns = st.sampled_from([r"^[A-Z]{2}-\d{3}$", r"^[a-z]+$", r"^(yes|no)$", r"[0-9]", r"x+y?", r"^\S+@\S+$",
+                             r"^[^\d\s]{1,3}$", r"^.{2,5}$", r"(?=x)y", r"\.json$"])
+_bounds = st.one_of(st.integers(-50, 50), st.sampled_from([-2.5, 0.1, 0.2, 0.3, 7.75, 1e-3]))
+
+
+def _numeric(kind: str) -> st.SearchStrategy[dict[str, Any]]:
+    def build(a: float, b: float, keys: list[str], step: Any) -> dict[str, Any]:
+        lo, hi = sorted((a, b))
+        schema: dict[str, Any] = {"type": kind}
+        for key in keys:
+            schema[key] = lo if "inimum" in key else hi
+        if step is not None:
+            schema["multipleOf"] = step
+        return schema
+
+    keys = st.lists(st.sampled_from(["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"]), unique=True, max_size=3)
+    return st.builds(build, _bounds, _bounds, keys, st.sampled_from([None, None, 1, 2, 5, 0.5, 0.25]))
+
+
+def _string() -> st.SearchStrategy[dict[str, Any]]:
+    def build(lo: int | None, span: int | None, fmt: str | None, pattern: str | None) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string"}
+        if lo is not None:
+            schema["minLength"] = lo
+        if span is not None:
+            schema["maxLength"] = (lo or 0) + span
+        if fmt is not None:
+            schema["format"] = fmt
+        if pattern is not None:
+            schema["pattern"] = pattern
+        return schema
+
+    return st.builds(build, st.none() | st.integers(0, 4), st.none() | st.integers(0, 30),
+                     st.none() | st.sampled_from([*sorted(FORMATS), "int32", "regex"]), st.none() | _patterns)
+
+
+_leaves = st.one_of(
+    _numeric("integer"), _numeric("number"), _string(),
+    st.just({"type": "boolean"}), st.just({"type": "null"}), st.just({}), st.just(True),
+    st.lists(_scalars, min_size=1, max_size=4).map(lambda values: {"enum": values}),
+    _scalars.map(lambda value: {"const": value}),
+    st.tuples(st.lists(_scalars, min_size=1, max_size=4), st.sampled_from(["string", "integer", ["string", "null"]]))
+    .map(lambda t: {"type": t[1], "enum": t[0]}),
+)
+
+
+def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    def obj(props: dict[str, Any], required: list[bool], extra: Any, patterns: dict[str, Any] | None) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "object", "properties": props,
+                                  "required": [n for n, r in zip(props, required) if r]}
+        if extra is not None:
+            schema["additionalProperties"] = extra
+        if patterns is not None:
+            schema["patternProperties"] = patterns
+        return schema
+
+    def arr(item: Any, lo: int | None, span: int | None, prefix: list[Any], unique: bool) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "array", "items": item}
+        if lo is not None:
+            schema["minItems"] = lo
+        if span is not None:
+            schema["maxItems"] = (lo or 0) + span
+        if prefix:
+            schema["prefixItems"] = prefix
+        if unique:
+            schema["uniqueItems"] = True
+        return schema
+
+    return st.one_of(
+        st.builds(obj, st.dictionaries(_names, children, max_size=4), st.lists(st.booleans(), min_size=4, max_size=4),
+                  st.sampled_from([None, False, True]) | children, st.none() | st.dictionaries(st.sampled_from(["^a", "b$"]), children, max_size=1)),
+        st.builds(lambda extra: {"type": "object", "additionalProperties": extra}, children),
+        st.builds(arr, children, st.none() | st.integers(0, 2), st.none() | st.integers(0, 3),
+                  st.lists(children, max_size=2), st.booleans()),
+        st.lists(children, min_size=1, max_size=3).map(lambda branches: {"anyOf": branches}),
+        st.lists(children, min_size=1, max_size=3).map(lambda branches: {"oneOf": branches}),
+        st.lists(children, min_size=1, max_size=3).map(lambda parts: {"allOf": parts}),
+        st.tuples(children, children).map(lambda t: {"$defs": {"d": t[0]}, "allOf": [{"$ref": "#/$defs/d"}, t[1]]}),
+        st.tuples(st.sampled_from(["kind", "tag"]), st.lists(children, min_size=2, max_size=3)).map(_discriminated),
+    )
+
+
+def _discriminated(t: tuple[str, list[Any]]) -> dict[str, Any]:
+    key, branches = t
+    return {"oneOf": [{"type": "object", "properties": {key: {"const": f"v{i}"}, "body": b}, "required": [key]}
+                      for i, b in enumerate(branches)]}
+
+
+def _recursive(leaf: Any) -> dict[str, Any]:
+    return {"$defs": {"node": {"type": "object", "properties": {
+        "value": leaf, "children": {"type": "array", "items": {"$ref": "#/$defs/node"}}}, "required": ["value"]}},
+        "$ref": "#/$defs/node"}
+
+
+schemas = st.one_of(st.recursive(_leaves, _containers, max_leaves=8), _leaves.map(_recursive))
+
+
+# -- the oracle --------------------------------------------------------------------------------
+
+def _explained(error: Any, resampled: set[str]) -> bool:
+    """Whether a validation error comes only from keywords left to the check after decoding."""
+    if error.validator in resampled:
+        return True
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        branches: dict[Any, list[Any]] = defaultdict(list)
+        for sub in error.context:
+            branches[sub.relative_schema_path[0]].append(sub)
+        return any(all(_explained(e, resampled) for e in errors) for errors in branches.values())
+    return False
+
+
+def _validator(schema: Any) -> Any:
+    cls = validator_class(schema)
+    return cls(schema, registry=local_registry(schema), format_checker=cls.FORMAT_CHECKER)
+
+
+def dfa_accepts(dfa: LazyDFA, text: str) -> bool:
+    state = dfa.initial
+    for byte in text.encode("utf-8"):
+        state = dfa.step(state, byte)
+        if state == 0:
+            return False
+    return dfa.accepting[state]
+
+
+def assert_sound(schema: Any, compiled: CompiledSchema, data: st.DataObject, draws: int = 3) -> None:
+    assert compiled.regex is not None
+    validator = _validator(schema)
+    resampled = {u.keyword for u in compiled.uses if u.enforcement == RESAMPLE}
+    dfa = LazyDFA(compiled.regex)
+    for _ in range(draws):
+        text = data.draw(st.from_regex(compiled.regex, fullmatch=True), label="output")
+        assert dfa_accepts(dfa, text)
+        if compiled.max_bytes is not None:
+            assert len(text.encode("utf-8")) <= compiled.max_bytes
+        document = json.loads(text)
+        errors = list(validator.iter_errors(document))
+        if compiled.fully_masked:
+            assert errors == [], (schema, text, [e.message for e in errors])
+        for error in errors:
+            assert _explained(error, resampled), (schema, text, error.validator, error.message, compiled.uses)
+
+
+# -- properties --------------------------------------------------------------------------------
+
+_settings = settings(max_examples=EXAMPLES or 120, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@_settings
+@given(schemas, st.data())
+def test_every_matched_text_meets_the_masked_keywords(schema: Any, data: st.DataObject) -> None:
+    compiled = compile_schema(schema, SMALL)
+    if compiled.regex is None:
+        assert compiled.unsupported and compiled.unsupported[0].note
+        return
+    assert not compiled.unsupported
+    assert_sound(schema, compiled, data)
+
+
+@settings(max_examples=EXAMPLES // 4 or 30, deadline=None, suppress_health_check=list(HealthCheck))
+@given(schemas, st.data())
+def test_default_and_eager_limits_are_sound_too(schema: Any, data: st.DataObject) -> None:
+    for limits in (Limits(), EAGER_INDEX_LIMITS):
+        compiled = compile_schema(schema, limits)
+        if compiled.regex is not None:
+            assert compiled.size <= limits.max_size
+            assert_sound(schema, compiled, data, draws=1)
+
+
+# -- keyword by keyword ---------------------------------------------------------------------
+
+def uses(compiled: CompiledSchema) -> dict[tuple[str, str], str]:
+    return {(u.pointer, u.keyword): u.enforcement for u in compiled.uses}
+
+
+def matches(compiled: CompiledSchema, value: Any) -> bool:
+    assert compiled.regex is not None
+    return re.fullmatch(compiled.regex, json.dumps(value, separators=(",", ":"), ensure_ascii=False)) is not None
+
+
+@pytest.mark.parametrize(("schema", "keyword", "enforcement", "inside", "outside"), [
+    ({"type": "integer", "minimum": 3, "exclusiveMaximum": 10}, "exclusiveMaximum", MASK, [3, 9], [2, 10, 3.5]),
+    ({"type": "number", "minimum": 0.2, "maximum": 0.8}, "minimum", MASK, [0.2, 0.5, 0.8], [0.1, 0.81, 1]),
+    ({"type": "number", "exclusiveMinimum": 0}, "exclusiveMinimum", MASK, [0.001, 3], [0, -1]),
+    ({"type": "integer", "multipleOf": 5, "minimum": 0, "maximum": 20}, "multipleOf", MASK, [0, 15, 20], [3, 25]),
+    ({"type": "integer", "multipleOf": 7}, "multipleOf", RESAMPLE, [7, 8], []),
+    ({"type": "number", "multipleOf": 0.01}, "multipleOf", RESAMPLE, [0.5], []),
+    ({"type": "string", "minLength": 2, "maxLength": 3}, "maxLength", MASK, ["ab", "a\nb"], ["a", "abcd"]),
+    ({"type": "string", "maxLength": 5000}, "maxLength", MASK, ["x" * 100], ["x" * 300]),
+    ({"type": "string", "format": "date"}, "format", MASK, ["2024-02-28"], ["2024-13-01", "x"]),
+    ({"type": "string", "format": "int32"}, "format", MASK, ["anything"], []),
+    ({"type": "string", "format": "regex"}, "format", RESAMPLE, ["a+"], []),
+    ({"type": "string", "pattern": "^[a-z]+$", "maxLength": 4}, "maxLength", MASK, ["abcd"], ["abcde", "A"]),
+    ({"type": "string", "pattern": "(?=a)a"}, "pattern", RESAMPLE, ["a", "b"], []),
+    ({"enum": ["a", 1, None, {"k": [1]}]}, "enum", MASK, ["a", 1, None, {"k": [1]}], ["b", 2]),
+    ({"type": "string", "enum": ["a", 1]}, "enum", MASK, ["a"], [1]),
+    ({"const": "x", "maxLength": 0}, "const", UNSUPPORTED, [], []),
+    ({"type": "array", "items": {"type": "integer"}, "minItems": 1, "maxItems": 2}, "maxItems", MASK, [[1], [1, 2]], [[], [1, 2, 3]]),
+    ({"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}], "items": False}, "prefixItems", MASK,
+     [[], ["a"], ["a", 1]], [[1], ["a", 1, 2]]),
+    ({"type": "array", "items": {"type": "integer"}, "uniqueItems": True}, "uniqueItems", RESAMPLE, [[1, 1]], []),
+    ({"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"], "additionalProperties": False},
+     "additionalProperties", MASK, [{"a": 1}], [{}, {"a": 1, "b": 2}]),
+    ({"type": "object", "additionalProperties": {"type": "integer"}}, "additionalProperties", MASK,
+     [{}, {"x": 1, "y": 2}], [{"x": "s"}]),
+    ({"type": "object", "patternProperties": {"^x-": {"type": "integer"}}, "additionalProperties": False},
+     "patternProperties", MASK, [{"x-a": 1}], [{"y": 1}, {"x-a": "s"}]),
+    ({"type": "object", "properties": {"x-a": {}}, "patternProperties": {"^x-": {"type": "integer"}}},
+     "patternProperties", MASK, [{"x-a": 1}], [{"x-a": "s"}]),
+    ({"type": "object", "minProperties": 1, "properties": {"a": {}}, "required": ["a"]}, "minProperties", MASK, [{"a": 1}], []),
+    ({"type": "object", "maxProperties": 1}, "maxProperties", RESAMPLE, [{}], []),
+    ({"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 0}]}, "anyOf", MASK, ["s", 3], [-1, None]),
+    ({"oneOf": [{"type": "string"}, {"type": "null"}]}, "oneOf", MASK, ["s", None], [1]),
+    ({"oneOf": [{"type": "integer"}, {"type": "number"}]}, "oneOf", RESAMPLE, [1, 1.5], []),
+    ({"oneOf": [{"properties": {"k": {"const": "a"}}, "required": ["k"]},
+                {"properties": {"k": {"const": "b"}, "v": {"type": "integer"}}, "required": ["k", "v"]}]},
+     "oneOf", MASK, [{"k": "a"}, {"k": "b", "v": 1}], [{"k": "c"}]),
+    ({"allOf": [{"type": "integer", "minimum": 0}, {"maximum": 5}]}, "allOf", MASK, [0, 5], [-1, 6]),
+    ({"allOf": [{"pattern": "^a"}, {"pattern": "b$"}], "type": "string"}, "allOf", RESAMPLE, ["ab"], []),
+    ({"not": {"type": "string"}}, "not", RESAMPLE, [1], []),
+])
+def test_keyword(schema: dict[str, Any], keyword: str, enforcement: str, inside: list[Any], outside: list[Any]) -> None:
+    compiled = compile_schema(schema)
+    assert uses(compiled).get(("", keyword)) == enforcement, compiled.uses
+    if enforcement == UNSUPPORTED:
+        assert compiled.regex is None
+        return
+    for value in inside:
+        assert matches(compiled, value), value
+    for value in outside:
+        assert not matches(compiled, value), value
+
+
+def test_recursive_ref_is_unrolled_and_stays_valid() -> None:
+    schema = _recursive({"type": "integer"})
+    compiled = compile_schema(schema)
+    assert compiled.fully_masked and compiled.max_bytes is not None
+    assert any("unrolled 3 deep" in u.note for u in compiled.uses if u.keyword == "$ref")
+    tree = {"value": 1, "children": [{"value": 2, "children": [{"value": 3, "children": []}]}]}
+    assert matches(compiled, tree)
+    assert not matches(compiled, {"value": 1, "children": [{"value": 2, "children": [{"value": 3, "children": [{"value": 4}]}]}]})
+
+
+def test_recursion_without_a_base_case_is_unsupported() -> None:
+    schema = {"$defs": {"n": {"type": "object", "properties": {"next": {"$ref": "#/$defs/n"}}, "required": ["next"]}},
+              "$ref": "#/$defs/n"}
+    compiled = compile_schema(schema)
+    assert compiled.regex is None
+    [refused] = compiled.unsupported
+    assert refused.keyword == "$ref" and refused.pointer == "/$defs/n/properties/next"
+
+
+@pytest.mark.parametrize(("schema", "pointer", "keyword"), [
+    ({"type": "integer", "minimum": 5, "maximum": 1}, "", "minimum"),
+    ({"type": "object", "properties": {"a": False}, "required": ["a"]}, "/properties/a", "false"),
+    ({"allOf": [{"type": "string"}, {"type": "integer"}]}, "", "type"),
+    ({"type": "string", "minLength": 3, "maxLength": 2}, "", "maxLength"),
+    ({"$ref": "#/$defs/missing"}, "", "$ref"),
+    ({"anyOf": [False, {"enum": []}]}, "", "anyOf"),
+])
+def test_unsatisfiable_parts_are_named(schema: dict[str, Any], pointer: str, keyword: str) -> None:
+    compiled = compile_schema(schema)
+    assert compiled.regex is None
+    assert [(u.pointer, u.keyword) for u in compiled.unsupported] == [(pointer, keyword)]
+
+
+def test_optional_parts_that_cannot_be_produced_are_left_out() -> None:
+    compiled = compile_schema({"type": "object", "properties": {"a": False, "b": {"type": "integer"}}})
+    assert compiled.regex is not None and not compiled.unsupported
+    assert matches(compiled, {"b": 1}) and not matches(compiled, {"a": 1})
+    assert any("left out" in u.note and "a" in u.note for u in compiled.uses)
+
+
+def test_ref_siblings_are_ignored_before_2019() -> None:
+    defs = {"definitions": {"s": {"type": "string"}}}
+    old = compile_schema({"$schema": "http://json-schema.org/draft-07/schema#", **defs, "$ref": "#/definitions/s", "maxLength": 1})
+    new = compile_schema({**defs, "$ref": "#/definitions/s", "maxLength": 1})
+    assert matches(old, "long") and not matches(new, "long")
+
+
+def test_all_of_merge_respects_additional_properties_of_each_part() -> None:
+    schema = {"allOf": [{"properties": {"x": {"type": "integer"}}, "additionalProperties": False},
+                        {"properties": {"y": {"type": "integer"}}}]}
+    compiled = compile_schema(schema)
+    assert matches(compiled, {"x": 1}) and not matches(compiled, {"y": 1})
+
+
+def test_draft4_boolean_exclusive_bounds() -> None:
+    schema = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "integer", "minimum": 0, "exclusiveMinimum": True}
+    compiled = compile_schema(schema)
+    assert not matches(compiled, 0) and matches(compiled, 1)
+
+
+def test_size_budget_relaxes_then_refuses() -> None:
+    wide = {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(40)}}
+    relaxed = compile_schema(wide, Limits(max_size=3_000))
+    assert relaxed.regex is not None and relaxed.size <= 3_000
+    assert matches(relaxed, {"p0": "a" * 500})  # free strings became unbounded to fit
+    nested = {"type": "object", "properties": {"a": wide}, "required": ["a"]}
+    trimmed = compile_schema(nested, Limits(max_size=3_000))
+    assert trimmed.regex is not None and matches(trimmed, {"a": {}})
+    refused = compile_schema({"enum": [f"value {i}" for i in range(500)]}, Limits(max_size=1_000))
+    assert refused.regex is None and refused.unsupported[0].keyword == "schema"
+
+
+def test_deep_nesting_is_refused_not_crashing() -> None:
+    schema: dict[str, Any] = {"type": "integer"}
+    for _ in range(400):
+        schema = {"type": "array", "items": schema, "minItems": 1}
+    compiled = compile_schema(schema)
+    assert compiled.regex is None and compiled.unsupported
+
+
+def test_outlines_core_accepts_compiled_regexes() -> None:
+    outlines_core = pytest.importorskip("outlines_core")
+    tokens = [bytes([b]) for b in range(0x20, 0x7F)] + [b'{"', b'":', b'",', b"true", b"null", "é".encode()]
+    vocabulary = outlines_core.Vocabulary(0, {t: [i + 1] for i, t in enumerate(dict.fromkeys(tokens))})
+    samples = [_recursive({"type": "string", "format": "date"}),
+               {"type": "object", "properties": {"n": {"type": "number", "minimum": -1.5}, "s": {"pattern": "^[a-z]+$"}},
+                "additionalProperties": {"enum": [1, "x"]}},
+               {"oneOf": [{"type": "array", "prefixItems": [{"type": "boolean"}]}, {"type": "null"}]}]
+    for schema in samples:
+        compiled = compile_schema(schema, EAGER_INDEX_LIMITS)
+        assert compiled.regex is not None
+        outlines_core.Index(compiled.regex, vocabulary)

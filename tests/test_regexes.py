@@ -1,0 +1,257 @@
+"""Regex building blocks: every fragment is sound (what it matches meets the keyword it stands for)
+and accepted by both regex engines that consume it (Python ``re`` / our lazy DFA, outlines-core).
+
+Hypothesis draws bounds and then texts from the fragments themselves (``from_regex``).
+FORMATLOCK_HYPOTHESIS_EXAMPLES scales the example counts (nightly: 1000 or more).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from fractions import Fraction
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from formatlock import regexes as rx
+from formatlock.fsm import LazyDFA
+
+EXAMPLES = int(os.environ.get("FORMATLOCK_HYPOTHESIS_EXAMPLES", "0") or 0)
+quick = settings(max_examples=EXAMPLES or 60, deadline=None, suppress_health_check=list(HealthCheck))
+FREE = rx.repeat(rx.STRING_CHAR, 0, 8)
+LIMITS = rx.PatternLimits(FREE, 8, 16)
+
+
+def texts(fragment: rx.Frag) -> st.SearchStrategy[str]:
+    return st.from_regex(fragment.re, fullmatch=True)
+
+
+# -- numbers ---------------------------------------------------------------------------------
+
+@quick
+@given(st.integers(0, 10**7), st.integers(0, 10**7), st.integers(0, 3 * 10**7))
+def test_natural_range_is_exact(a: int, b: int, x: int) -> None:
+    lo, hi = sorted((a, b))
+    pattern = re.compile(rx.natural_range(lo, hi).re)
+    for value in (x, lo, hi, lo - 1, hi + 1):
+        if value >= 0:
+            assert bool(pattern.fullmatch(str(value))) == (lo <= value <= hi), (lo, hi, value)
+    assert not pattern.fullmatch("0" + str(lo))  # no leading zeros
+
+
+@quick
+@given(st.one_of(st.none(), st.integers(-10**6, 10**6)), st.one_of(st.none(), st.integers(-10**6, 10**6)), st.data())
+def test_integer_range_texts_are_in_range(lo: int | None, hi: int | None, data: st.DataObject) -> None:
+    fragment = rx.integer_range(lo, hi)
+    if lo is not None and hi is not None and lo > hi:
+        assert fragment is None
+        return
+    assert fragment is not None
+    value = json.loads(data.draw(texts(fragment)))
+    assert isinstance(value, int) and (lo is None or value >= lo) and (hi is None or value <= hi)
+
+
+def _bound(value: float | int, strict: bool) -> rx.Bound:
+    return rx.Bound(Fraction(value), strict)
+
+
+_edges = st.one_of(st.integers(-1000, 1000), st.floats(-1000, 1000, allow_nan=False),
+                   st.decimals(-1000, 1000, places=3).map(float), st.sampled_from([0.1, 0.2, 0.3, 1e-7, 2.5e-7, 123456.7]))
+
+
+@quick
+@given(_edges, _edges, st.booleans(), st.booleans(), st.data())
+def test_decimal_range_texts_pass_float_bounds(a: float, b: float, strict_lo: bool, strict_hi: bool, data: st.DataObject) -> None:
+    lo_value, hi_value = sorted((a, b))
+    lower, upper = _bound(lo_value, strict_lo), _bound(hi_value, strict_hi)
+    fragment = rx.decimal_range(*rx.unit_limits(lower, upper))
+    if fragment is None:  # only when no 6-decimal number lies strictly inside
+        assert hi_value - lo_value < 2e-6
+        return
+    value = json.loads(data.draw(texts(fragment)))
+    assert value > lo_value if strict_lo else value >= lo_value
+    assert value < hi_value if strict_hi else value <= hi_value
+
+
+@quick
+@given(st.decimals(-10**9, 10**9, places=6), _edges, _edges)
+def test_decimal_range_admits_every_short_decimal_inside(x: object, a: float, b: float) -> None:
+    lo, hi = sorted((a, b))
+    text = format(x, "f")
+    value = float(text)
+    assume(lo <= value <= hi and "." in text)
+    fragment = rx.decimal_range(*rx.unit_limits(_bound(lo, False), _bound(hi, False)))
+    assert fragment is not None and re.fullmatch(fragment.re, text.rstrip("0").rstrip(".") or "0")
+
+
+def test_fraction_ranges_exhaustively_for_short_bounds() -> None:
+    for lo, hi in [(0, 999_999), (200_000, 800_000), (123_456, 123_456), (0, 5), (999_990, 999_999), (100_000, 199_999)]:
+        pattern = re.compile(rx._fraction(lo, hi).re)
+        for digits in range(0, 4):
+            for n in range(10**digits if digits else 1):
+                text = "" if digits == 0 else "." + str(n).zfill(digits)
+                value = int(text[1:].ljust(6, "0")) if text else 0
+                assert bool(pattern.fullmatch(text)) == (lo <= value <= hi), (lo, hi, text)
+
+
+def test_number_bounds_take_the_tightest_of_all_spellings() -> None:
+    lower, upper = rx.number_bounds({"minimum": 1, "exclusiveMinimum": 1, "maximum": 5, "exclusiveMaximum": 6})
+    assert lower == _bound(1, True) and upper == _bound(5, False)
+    lower, upper = rx.number_bounds({"minimum": 0, "exclusiveMinimum": True, "maximum": 2, "exclusiveMaximum": False})
+    assert lower == _bound(0, True) and upper == _bound(2, False)  # draft 4 booleans
+    assert rx.integer_limits(_bound(0.5, False), _bound(2.5, True)) == (1, 2)
+    assert rx.integer_limits(_bound(1, True), _bound(3, True)) == (2, 2)
+
+
+def test_strict_bound_on_a_large_double_moves_past_its_neighbours() -> None:
+    lo, _ = rx.unit_limits(_bound(1e17, True), None)
+    assert lo is not None and float(Fraction(lo, 10**6)) > 1e17
+
+
+# -- strings, classes, patterns ----------------------------------------------------------------
+
+@quick
+@given(st.integers(0, 6), st.one_of(st.none(), st.integers(0, 6)), st.data())
+def test_string_of_length_counts_decoded_characters(lo: int, span: int | None, data: st.DataObject) -> None:
+    hi = None if span is None else lo + span
+    text = data.draw(texts(rx.string_of_length(lo, hi)))
+    value = json.loads(text)
+    assert isinstance(value, str) and len(value) >= lo and (hi is None or len(value) <= hi)
+
+
+PATTERNS = [
+    r"^[A-Z]{2}-\d{3}$", r"^[a-z]+$", r"^(yes|no)$", r"[0-9]", r"^\d{4}$", r"x+y?", r"^\D+$", r"^\W\w$",
+    r"^\S+@\S+$", r"^[^\d\s]{1,3}$", r"^[^abc]$", r"^[^\D]$", r"^.{2,5}$", r"ab|^c", r"^a|b$", r"^$",
+    r'^["\\]+$', r"^[\t\n]x$", r"^(?:ab)+c*$", r"^[\u4e00-\u9fa5]{1,2}$", r"^[-&~|]+$", r"^\.\*\+\?$",
+    r"^[^\x00-\x7f]$", r"^a{2}b{1,3}c{2,}$",
+]
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_pattern_strings_match_the_pattern(pattern: str) -> None:
+    fragment, _ = rx.pattern_string(pattern, LIMITS)
+    compiled = re.compile(pattern)
+
+    @settings(max_examples=EXAMPLES or 25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(texts(fragment))
+    def check(text: str) -> None:
+        value = json.loads(text)
+        assert compiled.search(value), (pattern, value)
+
+    check()
+    LazyDFA(fragment.re)
+
+
+@quick
+@given(st.sampled_from([p for p in PATTERNS if p.startswith("^") and p.endswith("$")]),
+       st.integers(0, 3), st.one_of(st.none(), st.integers(0, 12)), st.data())
+def test_pattern_length_claim_holds(pattern: str, lo: int, hi: int | None, data: st.DataObject) -> None:
+    assume(hi is None or hi >= lo)
+    fragment, fits = rx.pattern_string(pattern, LIMITS, (lo, hi))
+    value = json.loads(data.draw(texts(fragment)))
+    assert re.search(pattern, value)
+    if fits:
+        assert len(value) >= lo and (hi is None or len(value) <= hi)
+
+
+def test_unbounded_repeats_are_cut_to_fit_max_length() -> None:
+    fragment, fits = rx.pattern_string("^[a-z]+$", rx.PatternLimits(FREE, 64, 64), (0, 10))
+    assert fits and fragment.re == '"[a-z]{1,10}"'
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", r"(?=a)b", r"(?i)abc", r"\bword", r"a{100}", r"(?<!x)y"])
+def test_patterns_beyond_the_mask_are_refused(pattern: str) -> None:
+    with pytest.raises(rx.PatternUnsupported):
+        rx.pattern_string(pattern, LIMITS)
+
+
+_DRAFTS = [jsonschema.Draft4Validator, jsonschema.Draft7Validator, jsonschema.Draft202012Validator]
+
+
+@pytest.mark.parametrize("name", sorted(rx.FORMATS))
+def test_format_strings_pass_every_drafts_format_checker(name: str) -> None:
+    found = rx.format_string(name)
+    assert found is not None
+    fragment, (low, high) = found
+
+    @settings(max_examples=EXAMPLES or 15, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(texts(fragment))
+    def check(text: str) -> None:
+        value = json.loads(text)
+        assert low <= len(value) <= high
+        for cls in _DRAFTS:
+            assert cls.FORMAT_CHECKER.conforms(value, name), (name, value, cls.__name__)
+
+    check()
+
+
+# -- containers --------------------------------------------------------------------------------
+
+@quick
+@given(st.lists(st.booleans(), min_size=1, max_size=5), st.integers(0, 400), st.data())
+def test_object_members_keep_order_commas_and_required(required: list[bool], budget: int, data: st.DataObject) -> None:
+    members = [(r, rx.seq(rx.json_literal(f"m{i}"), rx.literal(":"), rx.literal(str(i)))) for i, r in enumerate(required)]
+    body = rx.object_members(members, budget)
+    value = json.loads("{" + data.draw(texts(body)) + "}")
+    keys = list(value)
+    assert keys == sorted(keys, key=lambda k: int(k[1:]))
+    assert all(f"m{i}" in value for i, r in enumerate(required) if r)
+
+
+def test_object_members_allow_every_subset_when_cheap() -> None:
+    members = [(False, rx.json_literal(f"m{i}")) for i in range(3)]
+    pattern = re.compile(rx.object_members(members, 10_000).re)
+    for subset in ([], [0], [1], [2], [0, 2], [1, 2], [0, 1, 2]):
+        assert pattern.fullmatch(",".join(f'"m{i}"' for i in subset))
+
+
+@quick
+@given(st.integers(0, 3), st.integers(0, 3), st.one_of(st.none(), st.integers(0, 3)), st.data())
+def test_array_items_count_and_commas(n_head: int, lo: int, extra: int | None, data: st.DataObject) -> None:
+    head = [rx.literal(f'"h{i}"') for i in range(n_head)]
+    tail_lo = max(0, lo - n_head)
+    tail_hi = None if extra is None else tail_lo + extra
+    body = rx.array_items(head, lo, rx.literal("0"), tail_lo, tail_hi)
+    value = json.loads("[" + data.draw(texts(body)) + "]")
+    assert len(value) >= lo
+    assert value[: min(len(value), n_head)] == [f"h{i}" for i in range(min(len(value), n_head))]
+    if tail_hi is not None:
+        assert len(value) <= n_head + tail_hi
+
+
+@quick
+@given(st.data())
+def test_any_value_is_json(data: st.DataObject) -> None:
+    json.loads(data.draw(texts(rx.any_value(1, rx.string_of_length(0, 4), 3))))
+
+
+# -- bookkeeping ---------------------------------------------------------------------------
+
+@quick
+@given(st.sampled_from(PATTERNS))
+def test_tracked_nesting_depth_matches_the_text(pattern: str) -> None:
+    fragment, _ = rx.pattern_string(pattern, LIMITS)
+    wrapped = rx.repeat(rx.alt(fragment, rx.literal("x")), 0, 3)
+    assert wrapped.depth == rx.nesting_depth(wrapped.re)
+
+
+def test_compact_json_refuses_values_without_text() -> None:
+    with pytest.raises(ValueError):
+        rx.compact_json(float("nan"))
+
+
+def test_every_construct_builds_an_outlines_core_index() -> None:
+    outlines_core = pytest.importorskip("outlines_core")
+    eager = rx.PatternLimits(rx.repeat(rx.STRING_CHAR, 0, None), None, 4)  # as EAGER_INDEX_LIMITS
+    tokens = [bytes([b]) for b in range(0x20, 0x7F)] + ["é".encode(), "中".encode(), b'\\"', b'",', b'{"', b"\xe4", b"\xb8\xad"]
+    vocabulary = outlines_core.Vocabulary(0, {t: [i + 1] for i, t in enumerate(dict.fromkeys(tokens))})
+    fragments = [rx.integer_range(-5, 120), rx.decimal_range(-1_500_000, 2_250_000), rx.string_of_length(1, 3),
+                 rx.format_string("date-time")[0], rx.any_value(1, rx.string_of_length(0, None), None)]  # type: ignore[index]
+    fragments += [rx.pattern_string(p, eager)[0] for p in PATTERNS]
+    for fragment in fragments:
+        assert fragment is not None
+        outlines_core.Index(fragment.re, vocabulary)
