@@ -13,7 +13,9 @@ from click.testing import CliRunner
 from pydantic import BaseModel, Field
 
 import formatlock
+from formatlock import constraints
 from formatlock.cli import cli
+from formatlock.generation import generate_results, run
 from formatlock.schemas import bundled_names, load_schema
 from formatlock.validation import Validator
 
@@ -96,6 +98,33 @@ def test_truncation_is_never_returned() -> None:
     code, out, err = run_cli("generate", "--schema", "invoice", "--max-tokens", "5", "--retries", "0", "An invoice.")
     assert code == 1 and out == ""
     assert err.startswith("formatlock: error:") and len(err.strip().splitlines()) == 1
+
+
+RAMBLE = {"type": "object", "required": ["story", "tags"],
+          "properties": {"story": {"type": "string"},
+                         "tags": {"type": "array", "items": {"type": "object", "required": ["name", "note"],
+                                                             "properties": {"name": {"type": "string"},
+                                                                            "note": {"type": "string"}}}}}}
+
+
+@pytest.mark.parametrize("max_tokens", [24, 48])
+def test_rambling_output_is_closed_within_the_token_budget(max_tokens: int) -> None:
+    # At temperature 2 the model rambles; the budget filter must still close every document in time.
+    results = generate_results(RAMBLE, "Write a very long story with many tags.", n=3, seed=4,
+                               temperature=2.0, max_tokens=max_tokens, retries=0)
+    validator = Validator(load_schema(RAMBLE))
+    for result in results:
+        assert result.tokens <= max_tokens
+        assert validator.errors(json.loads(result.text)) == []
+
+
+def test_output_past_its_deadline_is_closed_by_the_shortest_way() -> None:
+    constraint = constraints.for_schema(RAMBLE)
+    [result] = run(constraint, "Write a very long story with many tags.", temperature=2.0, seed=1,
+                   max_tokens=4000, retries=0, timeout=1e-9)  # past the deadline from the first token
+    # every token brings acceptance closer, so no more tokens than the shortest document has bytes
+    assert result.tokens <= len('{"story":"","tags":[]}') and len(result.attempts) == 1
+    assert Validator(load_schema(RAMBLE)).errors(json.loads(result.text)) == []
 
 
 def test_second_model_with_other_tokenizer() -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import cache
-from .automaton import Automaton
+from .automaton import SNAPSHOT_FORMAT, Automaton
 from .errors import Issue, UnsupportedSchemaError, UsageError
 from .json_regex import KeywordUse, compile_schema
 from .models import Model
@@ -69,7 +69,7 @@ class Constraint:
             cache.store("automata", self._cache_key(model), automaton.snapshot())
 
     def _cache_key(self, model: Model) -> str:
-        return cache.key(model.vocabulary.id, self.regex)
+        return cache.key(str(SNAPSHOT_FORMAT), model.vocabulary.id, self.regex)
 
 
 def for_schema(ref: Any) -> Constraint:

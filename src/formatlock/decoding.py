@@ -2,8 +2,12 @@
 
 One call produces one output. The prompt's KV cache is reused across calls that share it.
 Forced text costs no model step: its tokens are queued and evaluated in one batch with the next
-sampled position. Generation stops only in a final state of the automaton (or at the token
-budget, which marks the output truncated so it is never returned as valid).
+sampled position. Generation stops only in a final state of the automaton.
+
+A constrained output never runs out of budget mid-document: each step only allows tokens after
+which the document can still be closed in the tokens left, so a model that rambles is steered to
+close its strings and brackets in time. Past the deadline, only tokens that bring the end closer
+are allowed. Unconstrained output is simply cut off (marked truncated) at the budget.
 """
 
 from __future__ import annotations
@@ -56,7 +60,8 @@ class Decoder:
     ) -> Decoded:
         """Decode one output for ``prompt_tokens`` under ``automaton`` (``None`` = unconstrained).
 
-        Past ``deadline`` (a ``time.monotonic()`` value) the output is cut off like at the budget.
+        Past ``deadline`` (a ``time.monotonic()`` value) a constrained output is closed with tokens
+        that each bring acceptance closer; an unconstrained one is cut off like at the budget.
         """
         if len(prompt_tokens) + 1 > self.model.n_ctx:
             raise UsageError(f"the prompt is {len(prompt_tokens)} tokens; {self.model.name} has a context of {self.model.n_ctx}")
@@ -80,10 +85,17 @@ class Decoder:
                 if len(info.allowed) == 0:
                     return self._finish(out, steps, dead_end=not info.may_stop)
                 allowed, may_stop = info.allowed, info.may_stop
+                left = max_tokens - len(out) - 1  # tokens left after this one
+                if time.monotonic() > deadline:
+                    left = min(left, automaton.distance(state) - 1)
+                if info.reach > left:
+                    allowed = automaton.within(state, left)
+                    if len(allowed) == 0 and not may_stop:
+                        return self._finish(out, steps, truncated=True)
             else:
                 allowed, may_stop = None, True
-            if len(out) >= max_tokens or time.monotonic() > deadline:
-                return self._finish(out, steps, truncated=True)
+                if len(out) >= max_tokens or time.monotonic() > deadline:
+                    return self._finish(out, steps, truncated=True)
             if pending:
                 logits = self._eval(pending)
                 pending = []

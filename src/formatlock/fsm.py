@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from re import _constants as C  # noqa: N812 - the stdlib's own names
+from collections import deque
 from re import _parser as sre
 
 import numpy as np
@@ -19,6 +20,7 @@ from .errors import CompileError, UsageError
 
 MAX_NFA_STATES = 2_000_000
 MAX_DFA_STATES = 200_000
+UNREACHABLE = np.iinfo(np.int32).max  # distance of a state from which no text is accepted
 _MAX_CODE = 0x10FFFF
 _SURROGATES = (0xD800, 0xDFFF)
 _CATEGORIES = {  # ASCII meanings, as in ECMA-262 (JSON Schema `pattern`) without the u flag
@@ -108,6 +110,30 @@ class _NFA:
         self.edges.append([])
         self.eps.append([])
         return len(self.edges) - 1
+
+    def distances_to(self, accept: int) -> np.ndarray:
+        """The fewest bytes from each state to ``accept`` (0-1 BFS on reversed edges)."""
+        back: list[list[tuple[int, int]]] = [[] for _ in self.edges]
+        for source, edges in enumerate(self.edges):
+            for _, _, target in edges:
+                back[target].append((source, 1))
+        for source, targets in enumerate(self.eps):
+            for target in targets:
+                back[target].append((source, 0))
+        distance = np.full(len(self.edges), UNREACHABLE, dtype=np.int64)
+        distance[accept] = 0
+        queue = deque([accept])
+        while queue:
+            state = queue.popleft()
+            here = distance[state]
+            for source, cost in back[state]:
+                if here + cost < distance[source]:
+                    distance[source] = here + cost
+                    if cost:
+                        queue.append(source)
+                    else:
+                        queue.appendleft(source)
+        return distance
 
     def build(self, items: list, start: int) -> int:
         """Add ``items`` (a parsed sequence) after ``start``; return the end state."""
@@ -209,15 +235,17 @@ class LazyDFA:
         self._done = np.zeros(64, dtype=bool)
         self._done[0] = True
         self.initial = self._intern(self._closure([begin]))
+        self._nfa_distance: np.ndarray | None = None
+        self._distance: dict[int, int] = {0: UNREACHABLE}
 
-    def snapshot(self) -> tuple[list[frozenset[int]], np.ndarray, np.ndarray]:
-        """The materialised part of the DFA, for the disk cache."""
+    def snapshot(self) -> tuple[list[frozenset[int]], np.ndarray, np.ndarray, dict[int, int]]:
+        """The materialised part of the DFA (and the distances worked out), for the disk cache."""
         n = len(self._sets)
-        return list(self._sets), self.table[:n].copy(), self._done[:n].copy()
+        return list(self._sets), self.table[:n].copy(), self._done[:n].copy(), dict(self._distance)
 
-    def restore(self, snapshot: tuple[list[frozenset[int]], np.ndarray, np.ndarray]) -> bool:
+    def restore(self, snapshot: tuple[list[frozenset[int]], np.ndarray, np.ndarray, dict[int, int]]) -> bool:
         """Adopt a snapshot of the same regex; False (and nothing changed) if it does not fit."""
-        sets, table, done = snapshot
+        sets, table, done, distance = snapshot
         if len(sets) < 2 or sets[self.initial] != self._sets[self.initial] or table.shape[1] != 256:
             return False
         capacity = max(64, 1 << (len(sets) - 1).bit_length())
@@ -228,7 +256,23 @@ class LazyDFA:
         self.table[: len(sets)] = table
         self._done = np.zeros(capacity, dtype=bool)
         self._done[: len(sets)] = done
+        self._distance = dict(distance)
         return True
+
+    def distance(self, state: int) -> int:
+        """The fewest bytes that take ``state`` to acceptance (``UNREACHABLE`` if none do)."""
+        found = self._distance.get(state)
+        if found is None:
+            if self._nfa_distance is None:
+                self._nfa_distance = self._nfa.distances_to(self._accept)
+            members = np.fromiter(self._sets[state], dtype=np.int64)
+            found = self._distance[state] = int(self._nfa_distance[members].min())
+        return found
+
+    def distances(self, states: np.ndarray) -> np.ndarray:
+        """:meth:`distance` of each of ``states``."""
+        unique, where = np.unique(states, return_inverse=True)
+        return np.array([self.distance(int(s)) for s in unique], dtype=np.int64)[where]
 
     def _closure(self, states: list[int]) -> frozenset[int]:
         seen = set(states)

@@ -1,7 +1,8 @@
 """Generation with the guarantee: decode under the constraint, validate, resample, or raise.
 
-Every output is checked after decoding (the mask is never trusted alone). An output cut off by
-the token budget, or that fails the check, is resampled a bounded number of times; then
+Every output is checked after decoding (the mask is never trusted alone). The decoder closes
+each document within the token budget (see :mod:`formatlock.decoding`); an output that still
+cannot fit, or that fails the check, is resampled a bounded number of times; then
 :class:`~formatlock.errors.EnforcementError` carries every attempt and why it failed.
 """
 
@@ -25,8 +26,8 @@ from .prompting import Prompt, prompt_tokens
 DEFAULT_RETRIES = 3
 DEFAULT_MAX_TOKENS = 512  # for constraints whose output size is unbounded
 DEFAULT_SAMPLE_TEMPERATURE = 0.7
-RETRY_TEMPERATURE = 0.8
-DEFAULT_TIMEOUT_S = float(os.environ.get("FORMATLOCK_TIMEOUT", "300"))  # per output, all attempts  # greedy decoding would repeat a failed output exactly
+RETRY_TEMPERATURE = 0.8  # greedy decoding would repeat a failed output exactly
+DEFAULT_TIMEOUT_S = float(os.environ.get("FORMATLOCK_TIMEOUT", "300"))  # per output, all attempts
 
 _decoders: dict[int, Decoder] = {}
 _decoders_lock = threading.Lock()
@@ -95,7 +96,8 @@ def run(
     """Produce ``n`` outputs that pass ``constraint``'s check, or raise EnforcementError.
 
     ``timeout`` bounds the seconds spent on each output, attempts included (default 300,
-    ``FORMATLOCK_TIMEOUT``); an output still running then counts as cut off.
+    ``FORMATLOCK_TIMEOUT``); an output still running then is closed as fast as the constraint
+    allows, and no further attempt is made.
     """
     _check_counts(n, max_tokens, temperature, retries)
     loaded = load_model(model)
@@ -154,7 +156,7 @@ def generate_text(
 
 def _judge(constraint: Constraint, decoded: Decoded, budget: int) -> tuple[Any, list[Issue]]:
     if decoded.truncated:
-        return None, [Issue("", "maxTokens", f"output cut off at the token budget ({budget} tokens) or the time limit")]
+        return None, [Issue("", "maxTokens", f"no valid document fits in the token budget ({budget} tokens)")]
     if decoded.dead_end:
         return None, [Issue("", "decoding", "the constraint left no token to continue with")]
     value, issues = constraint.check(decoded.text)
