@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import constraints
+from .automaton import Automaton
 from .constraints import Constraint
 from .decoding import Decoded, Decoder
 from .errors import Attempt, EnforcementError, Issue, UsageError
@@ -24,7 +25,7 @@ from .models import Model, load_model
 from .prompting import Prompt, prompt_tokens
 
 DEFAULT_RETRIES = 3
-DEFAULT_MAX_TOKENS = 512  # for constraints whose output size is unbounded
+DEFAULT_MAX_TOKENS = 1024  # the default budget's cap (raised to fit the shortest valid document)
 DEFAULT_SAMPLE_TEMPERATURE = 0.7
 RETRY_TEMPERATURE = 0.8  # greedy decoding would repeat a failed output exactly
 DEFAULT_TIMEOUT_S = float(os.environ.get("FORMATLOCK_TIMEOUT", "300"))  # per output, all attempts
@@ -102,7 +103,7 @@ def run(
     _check_counts(n, max_tokens, temperature, retries)
     loaded = load_model(model)
     automaton = constraint.automaton(loaded)
-    budget = max_tokens or (constraint.max_bytes + 1 if constraint.max_bytes else DEFAULT_MAX_TOKENS)
+    budget = max_tokens or _default_budget(constraint, automaton)
     tries = 1 + (DEFAULT_RETRIES if retries is None else retries)
     if temperature is None:  # greedy for one output; several outputs should differ
         temperature = 0.0 if n == 1 else DEFAULT_SAMPLE_TEMPERATURE
@@ -152,6 +153,13 @@ def generate_text(
         tokens = prompt_tokens(loaded, prompt, instruction)
         rng = np.random.default_rng(seed)
         return _decoder(loaded).run(tokens, None, max_tokens=max_tokens, temperature=temperature or 0.0, rng=rng)
+
+
+def _default_budget(constraint: Constraint, automaton: Automaton) -> int:
+    """The longest possible document (+1 for the end token), at most DEFAULT_MAX_TOKENS, but
+    never less than the shortest document needs: every byte can be its own token."""
+    longest = constraint.max_bytes + 1 if constraint.max_bytes else DEFAULT_MAX_TOKENS
+    return max(min(longest, DEFAULT_MAX_TOKENS), automaton.distance(automaton.initial_state) + 1)
 
 
 def _judge(constraint: Constraint, decoded: Decoded, budget: int) -> tuple[Any, list[Issue]]:
