@@ -22,8 +22,7 @@ from formatlock.fsm import LazyDFA
 
 EXAMPLES = int(os.environ.get("FORMATLOCK_HYPOTHESIS_EXAMPLES", "0") or 0)
 quick = settings(max_examples=EXAMPLES or 60, deadline=None, suppress_health_check=list(HealthCheck))
-FREE = rx.repeat(rx.STRING_CHAR, 0, 8)
-LIMITS = rx.PatternLimits(FREE, 8, 16)
+LIMITS = rx.PatternLimits(8, 8, 16)
 
 
 def texts(fragment: rx.Frag) -> st.SearchStrategy[str]:
@@ -147,8 +146,7 @@ def test_pattern_strings_match_the_pattern(pattern: str) -> None:
 
 
 @quick
-@given(st.sampled_from([p for p in PATTERNS if p.startswith("^") and p.endswith("$")]),
-       st.integers(0, 3), st.one_of(st.none(), st.integers(0, 12)), st.data())
+@given(st.sampled_from(PATTERNS), st.integers(0, 3), st.one_of(st.none(), st.integers(0, 12)), st.data())
 def test_pattern_length_claim_holds(pattern: str, lo: int, hi: int | None, data: st.DataObject) -> None:
     assume(hi is None or hi >= lo)
     fragment, fits = rx.pattern_string(pattern, LIMITS, (lo, hi))
@@ -158,8 +156,30 @@ def test_pattern_length_claim_holds(pattern: str, lo: int, hi: int | None, data:
         assert len(value) >= lo and (hi is None or len(value) <= hi)
 
 
+@pytest.mark.parametrize(("pattern", "lengths", "accepted", "refused"), [
+    ("[0-9]{10,10}", (10, 10), ["0123456789"], ["012345678", "01234567890", "x0123456789"]),  # a real timestamp
+    ("ab", (5, 8), ["abxyz", "abxyzxyz"], ["ab", "abxy", "abxyzxyzx"]),
+])
+def test_unanchored_patterns_size_their_free_text_to_the_lengths(
+        pattern: str, lengths: tuple[int, int | None], accepted: list[str], refused: list[str]) -> None:
+    fragment, fits = rx.pattern_string(pattern, LIMITS, lengths)
+    dfa = LazyDFA(fragment.re)
+    assert fits
+    assert all(dfa.accepts(json.dumps(text)) for text in accepted)
+    assert not any(dfa.accepts(json.dumps(text)) for text in refused)
+
+
+@pytest.mark.parametrize(("pattern", "lengths"), [
+    ("^ab", (0, 1)),       # every match is longer than maxLength
+    ("^x$|ab", (3, None)),  # the anchored branch gets no free text to reach minLength
+])
+def test_unanchored_patterns_that_cannot_fit_leave_lengths_to_resampling(pattern: str,
+                                                                          lengths: tuple[int, int | None]) -> None:
+    assert rx.pattern_string(pattern, LIMITS, lengths)[1] is False
+
+
 def test_unbounded_repeats_are_cut_to_fit_max_length() -> None:
-    fragment, fits = rx.pattern_string("^[a-z]+$", rx.PatternLimits(FREE, 64, 64), (0, 10))
+    fragment, fits = rx.pattern_string("^[a-z]+$", rx.PatternLimits(8, 64, 64), (0, 10))
     assert fits and fragment.re == '"[a-z]{1,10}"'
 
 
@@ -246,7 +266,7 @@ def test_compact_json_refuses_values_without_text() -> None:
 
 def test_every_construct_builds_an_outlines_core_index() -> None:
     outlines_core = pytest.importorskip("outlines_core")
-    eager = rx.PatternLimits(rx.repeat(rx.STRING_CHAR, 0, None), None, 4)  # as EAGER_INDEX_LIMITS
+    eager = rx.PatternLimits(None, None, 4)  # as EAGER_INDEX_LIMITS
     tokens = [bytes([b]) for b in range(0x20, 0x7F)] + ["é".encode(), "中".encode(), b'\\"', b'",', b'{"', b"\xe4", b"\xb8\xad"]
     vocabulary = outlines_core.Vocabulary(0, {t: [i + 1] for i, t in enumerate(dict.fromkeys(tokens))})
     fragments = [rx.integer_range(-5, 120), rx.decimal_range(-1_500_000, 2_250_000), rx.string_of_length(1, 3),

@@ -132,11 +132,7 @@ class Automaton:
         return allowed[order], ends_at[order]
 
     def advance(self, state: int, token: int) -> int | None:
-        for byte in self.vocabulary.pieces[token]:
-            state = self.dfa.step(state, byte)
-            if state == 0:
-                return None
-        return state
+        return self.dfa.walk(state, self.vocabulary.pieces[token]) or None
 
     def forced(self, state: int) -> tuple[list[int], int]:
         """Tokens that must come next from ``state`` (possibly none) and the state after them."""

@@ -16,64 +16,18 @@ from re import _parser as sre
 
 import numpy as np
 
+from .charsets import MAX_CODE, SURROGATES, Ranges, class_items, complement, subtract
 from .errors import CompileError, UsageError
 
 MAX_NFA_STATES = 2_000_000
 MAX_DFA_STATES = 200_000
 UNREACHABLE = np.iinfo(np.int32).max  # distance of a state from which no text is accepted
-_MAX_CODE = 0x10FFFF
-_SURROGATES = (0xD800, 0xDFFF)
-_CATEGORIES = {  # ASCII meanings, as in ECMA-262 (JSON Schema `pattern`) without the u flag
-    C.CATEGORY_DIGIT: [(48, 57)],
-    C.CATEGORY_WORD: [(48, 57), (65, 90), (95, 95), (97, 122)],
-    C.CATEGORY_SPACE: [(9, 13), (32, 32)],
-}
-_NEGATED = {C.CATEGORY_NOT_DIGIT: C.CATEGORY_DIGIT, C.CATEGORY_NOT_WORD: C.CATEGORY_WORD,
-            C.CATEGORY_NOT_SPACE: C.CATEGORY_SPACE}
-
-Ranges = list[tuple[int, int]]
-
-
-def _normalise(ranges: Ranges) -> Ranges:
-    merged: Ranges = []
-    for lo, hi in sorted(ranges):
-        if merged and lo <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
-        else:
-            merged.append((lo, hi))
-    return merged
-
-
-def _negate(ranges: Ranges) -> Ranges:
-    out: Ranges = []
-    start = 0
-    for lo, hi in _normalise(ranges):
-        if lo > start:
-            out.append((start, lo - 1))
-        start = hi + 1
-    if start <= _MAX_CODE:
-        out.append((start, _MAX_CODE))
-    return out
-
-
-def _without_surrogates(ranges: Ranges) -> Ranges:
-    lo_s, hi_s = _SURROGATES
-    out: Ranges = []
-    for lo, hi in ranges:
-        if hi < lo_s or lo > hi_s:
-            out.append((lo, hi))
-            continue
-        if lo < lo_s:
-            out.append((lo, lo_s - 1))
-        if hi > hi_s:
-            out.append((hi_s + 1, hi))
-    return out
 
 
 def utf8_sequences(lo: int, hi: int) -> list[list[tuple[int, int]]]:
     """Byte-range sequences whose concatenations are exactly the UTF-8 encodings of ``lo..hi``."""
     out: list[list[tuple[int, int]]] = []
-    for a, b in ((0, 0x7F), (0x80, 0x7FF), (0x800, 0xFFFF), (0x10000, _MAX_CODE)):
+    for a, b in ((0, 0x7F), (0x80, 0x7FF), (0x800, 0xFFFF), (0x10000, MAX_CODE)):
         if lo <= b and hi >= a:
             _split(max(lo, a), min(hi, b), out)
     return out
@@ -145,9 +99,9 @@ class _NFA:
         if op is C.LITERAL:
             return self._ranges([(arg, arg)], start)
         if op is C.NOT_LITERAL:
-            return self._ranges(_negate([(arg, arg)]), start)
+            return self._ranges(complement([(arg, arg)]), start)
         if op is C.ANY:
-            return self._ranges(_negate([(10, 10)]), start)
+            return self._ranges(complement([(10, 10)]), start)
         if op is C.IN:
             return self._ranges(_class_ranges(arg), start)
         if op is C.SUBPATTERN:
@@ -183,7 +137,7 @@ class _NFA:
 
     def _ranges(self, ranges: Ranges, start: int) -> int:
         end = self.state()
-        for lo, hi in _without_surrogates(_normalise(ranges)):
+        for lo, hi in subtract(ranges, SURROGATES):
             for sequence in utf8_sequences(lo, hi):
                 current = start
                 for i, (a, b) in enumerate(sequence):
@@ -194,22 +148,11 @@ class _NFA:
 
 
 def _class_ranges(items: list) -> Ranges:
-    ranges: Ranges = []
-    negate = False
-    for op, arg in items:
-        if op is C.NEGATE:
-            negate = True
-        elif op is C.LITERAL:
-            ranges.append((arg, arg))
-        elif op is C.RANGE:
-            ranges.append(arg)
-        elif op is C.CATEGORY and arg in _CATEGORIES:
-            ranges += _CATEGORIES[arg]
-        elif op is C.CATEGORY and arg in _NEGATED:
-            ranges += _negate(_CATEGORIES[_NEGATED[arg]])
-        else:
-            raise UsageError(f"regex class item {op} {arg} is not supported")
-    return _negate(ranges) if negate else ranges
+    try:
+        negate, ranges, _ = class_items(items, [(0, MAX_CODE)])
+    except ValueError as exc:
+        raise UsageError(f"regex {exc}") from None
+    return complement(ranges) if negate else ranges
 
 
 class LazyDFA:
@@ -313,6 +256,18 @@ class LazyDFA:
 
     def step(self, state: int, byte: int) -> int:
         return int(self.row(state)[byte])
+
+    def walk(self, state: int, data: bytes) -> int:
+        """The state after reading ``data`` from ``state``; 0 (dead) as soon as a byte is refused."""
+        for byte in data:
+            state = self.step(state, byte)
+            if state == 0:
+                break
+        return state
+
+    def accepts(self, text: str) -> bool:
+        """Whether the whole of ``text`` (as UTF-8) is in the pattern's language."""
+        return bool(self.accepting[self.walk(self.initial, text.encode("utf-8"))])
 
     def _compute(self, state: int) -> None:
         edges = [e for s in self._sets[state] for e in self._nfa.edges[s]]

@@ -167,8 +167,8 @@ class _Compiler:
         self.legacy_ref = cls.__name__ in _LEGACY_REF_DRAFTS  # $ref siblings are ignored there
         self.checked_formats = set(cls.FORMAT_CHECKER.checkers)
         self._validator: Any = None
-        free = rx.repeat(rx.STRING_CHAR, 0, limits.free_string_chars)
-        self.pattern_limits = rx.PatternLimits(free, limits.free_pattern_repeats, limits.max_string_length)
+        self.pattern_limits = rx.PatternLimits(limits.free_string_chars, limits.free_pattern_repeats,
+                                               limits.max_string_length)
         self._generic: Frag | None = None
 
     # -- bookkeeping ----------------------------------------------------------------------
@@ -533,30 +533,33 @@ class _Compiler:
 
     def formatted(self, schema: dict[str, Any], ptr: str, lo: int, hi: int | None) -> tuple[Frag, bool] | None:
         """The string fragment a format or pattern gives, and whether it keeps to the lengths."""
-        found = None
         fmt = schema.get("format")
-        if isinstance(fmt, str):
-            known = rx.format_string(fmt)
-            if known is not None:
-                frag, (low, high) = known
-                found = frag, low >= lo and (hi is None or high <= hi)
-                self.record(ptr, "format", MASK)
-            elif fmt not in self.checked_formats:
-                self.record(ptr, "format", MASK, "not asserted by the validator: an annotation")
-            else:
-                self.record(ptr, "format", RESAMPLE, f"no mask for format {fmt!r}; checked after decoding")
-        if "pattern" in schema:
-            if found is not None:
-                self.record(ptr, "pattern", RESAMPLE, "the format is masked instead; checked after decoding")
-                return found
+        known = rx.format_string(fmt) if isinstance(fmt, str) else None
+        by_format = None
+        if known is not None:
+            frag, (low, high) = known
+            by_format = frag, low >= lo and (hi is None or high <= hi)
+        by_pattern = None
+        # Both must hold; the mask takes one. A pattern anchored at both ends spells out the whole
+        # string (usually narrower than the format), else the format is the safer mask.
+        if "pattern" in schema and (by_format is None or rx.whole_match(schema["pattern"])):
             try:
-                found = rx.pattern_string(schema["pattern"], self.pattern_limits, (lo, hi))
+                by_pattern = rx.pattern_string(schema["pattern"], self.pattern_limits, (lo, hi))
             except rx.PatternUnsupported as exc:
                 self.record(ptr, "pattern", RESAMPLE, f"{exc}; checked after decoding")
-                return None
-            self.used_free = self.used_free or self.limits.free_pattern_repeats is not None
-            self.record(ptr, "pattern", MASK)
-        return found
+            else:
+                self.used_free = self.used_free or self.limits.free_pattern_repeats is not None
+                self.record(ptr, "pattern", MASK)
+        elif "pattern" in schema:
+            self.record(ptr, "pattern", RESAMPLE, "the format is masked instead; checked after decoding")
+        if by_format is not None:
+            self.record(ptr, "format", *((MASK,) if by_pattern is None else
+                                         (RESAMPLE, "the pattern is masked instead; checked after decoding")))
+        elif isinstance(fmt, str) and fmt not in self.checked_formats:
+            self.record(ptr, "format", MASK, "not asserted by the validator: an annotation")
+        elif isinstance(fmt, str):
+            self.record(ptr, "format", RESAMPLE, f"no mask for format {fmt!r}; checked after decoding")
+        return by_pattern or by_format
 
     def number(self, schema: dict[str, Any], ptr: str, integer: bool) -> Frag | None:
         lower, upper = rx.number_bounds(schema)

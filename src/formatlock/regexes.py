@@ -18,14 +18,15 @@ import re._parser as sre_parse
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
+
+from .charsets import MAX_CODE, SURROGATES, Ranges, class_items, complement, normalise, subtract
 
 MAX_INT_DIGITS = 15  # digits of an integer part when the schema gives no bound (exact in a double)
 MAX_FRACTION_DIGITS = 6
 _UNIT = 10**MAX_FRACTION_DIGITS  # numbers are handled in units of 10**-MAX_FRACTION_DIGITS
 _BIG = 10**MAX_INT_DIGITS - 1
 _META = set("\\.^$|?*+()[]{}")
-_MAX_CODE = 0x10FFFF
 
 
 @dataclass(frozen=True)
@@ -126,8 +127,9 @@ def _class_end(regex: str) -> int:
     return -1
 
 
-def _closing_paren(regex: str) -> int:
-    depth, i = 0, 0
+def _paren_depths(regex: str) -> Iterator[tuple[int, int]]:
+    """``(index, depth after it)`` for each group parenthesis of ``regex`` (escapes and classes skipped)."""
+    depth = i = 0
     while i < len(regex):
         c = regex[i]
         if c == "\\":
@@ -136,34 +138,19 @@ def _closing_paren(regex: str) -> int:
         if c == "[":
             i = i + _class_end(regex[i:]) + 1
             continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
+        if c in "()":
+            depth += 1 if c == "(" else -1
+            yield i, depth
         i += 1
-    return -1
+
+
+def _closing_paren(regex: str) -> int:
+    return next((i for i, depth in _paren_depths(regex) if depth == 0), -1)
 
 
 def nesting_depth(regex: str) -> int:
     """The deepest group nesting in ``regex`` (regex parsers limit it, e.g. 250 in Rust's)."""
-    depth = deepest = i = 0
-    while i < len(regex):
-        c = regex[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "[":
-            i = i + _class_end(regex[i:]) + 1
-            continue
-        if c == "(":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif c == ")":
-            depth -= 1
-        i += 1
-    return deepest
+    return max((depth for _, depth in _paren_depths(regex)), default=0)
 
 
 # --- JSON strings --------------------------------------------------------------------------
@@ -252,35 +239,6 @@ def any_value(depth: int, string: Frag, items: int | None) -> Frag:
 
 # --- character classes -----------------------------------------------------------------------
 
-Ranges = list[tuple[int, int]]
-
-
-def _normalise(ranges: Ranges) -> Ranges:
-    merged: Ranges = []
-    for lo, hi in sorted(ranges):
-        if merged and lo <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
-        else:
-            merged.append((lo, hi))
-    return merged
-
-
-def _subtract(ranges: Ranges, removed: Ranges) -> Ranges:
-    out: Ranges = []
-    for lo, hi in _normalise(ranges):
-        for a, b in _normalise(removed):
-            if b < lo or a > hi:
-                continue
-            if a > lo:
-                out.append((lo, a - 1))
-            lo = b + 1
-            if lo > hi:
-                break
-        if lo <= hi:
-            out.append((lo, hi))
-    return out
-
-
 # Code points a JSON string cannot hold raw: controls, quote, backslash; surrogates have no UTF-8.
 _NOT_RAW: Ranges = [(0, 0x1F), (0x22, 0x22), (0x5C, 0x5C), (0xD800, 0xDFFF)]
 
@@ -291,13 +249,13 @@ def class_of(ranges: Ranges) -> Frag:
     Controls without a short escape are dropped (a narrower, still valid class).
     Raises PatternUnsupported when nothing is left.
     """
-    ranges = _normalise(ranges)
-    raw = _subtract(ranges, _NOT_RAW)
+    ranges = normalise(ranges)
+    raw = subtract(ranges, _NOT_RAW)
     parts = []
     if len(raw) == 1 and raw[0][0] == raw[0][1]:
         parts.append(literal(chr(raw[0][0])))
     elif raw:
-        excluded = _subtract(_subtract([(0, _MAX_CODE)], raw), [(0xD800, 0xDFFF)])
+        excluded = subtract(complement(raw), SURROGATES)
         listed, negate = (excluded, "^") if len(excluded) < len(raw) else (raw, "")
         body = "".join(_class_escape(a) + ("" if a == b else "-" + _class_escape(b)) for a, b in listed)
         width = max(len(chr(b).encode("utf-8")) for _, b in raw)
@@ -585,7 +543,7 @@ class PatternUnsupported(ValueError):
 class PatternLimits:
     """How a pattern is bounded in the mask: every bound narrows the language, never widens it."""
 
-    free: Frag  # the text allowed before/after an unanchored pattern
+    free_chars: int | None  # an unanchored pattern gets at most this many characters around it (None: unbounded)
     free_repeats: int | None  # `*`/`+` become at most lo + this many repeats (None: unbounded)
     max_repeat: int  # explicit {m,n} upper bounds are cut to this; m beyond it is unsupported
 
@@ -600,14 +558,49 @@ def pattern_string(pattern: str, limits: PatternLimits, lengths: tuple[int, int 
     """
     items = list(_parse(pattern))
     lo, hi = lengths
-    fits = False
+    free = repeat(STRING_CHAR, 0, limits.free_chars)
     if _is_anchored(items):
         low, high = _width(_bounded(items, limits))
         if hi is not None and high > hi and _width(_bounded(items, replace(limits, free_repeats=0)))[1] <= hi:
             limits = replace(limits, free_repeats=_largest_fitting(items, limits, hi))
             low, high = _width(_bounded(items, limits))
         fits = low >= lo and (hi is None or high <= hi)
-    return quoted(_Emitter(limits.free).anchored(_bounded(items, limits))), fits
+    else:
+        fitted = _fitted_free(items, limits, lo, hi)
+        fits = fitted is not None
+        free = fitted or free
+    return quoted(_Emitter(free).anchored(_bounded(items, limits))), fits
+
+
+def _fitted_free(items: list, limits: PatternLimits, lo: int, hi: int | None) -> Frag | None:
+    """Free text around an unanchored pattern sized so that every string has ``lo..hi`` characters.
+
+    With the pattern's matches ``low..high`` long, free text of ``lo - low .. hi - high``
+    characters keeps any match within the lengths. None where no such size exists, or where an
+    anchored branch could go without the free text the lower length relies on.
+    """
+    low, high = _width(_bounded(items, limits))
+    least = max(0, lo - low)
+    most = None if hi is None else hi - high
+    if limits.free_chars is not None:
+        most = least + limits.free_chars if most is None else min(most, least + limits.free_chars)
+    if (most is not None and most < least) or (least and _has_anchor(items)):
+        return None
+    return repeat(STRING_CHAR, least, most)
+
+
+def _has_anchor(items: list) -> bool:
+    """Whether an anchor (``^``, ``$``, ``\\b``, ...) occurs anywhere in a parsed pattern."""
+    for op, arg in items:
+        if op is C.AT:
+            return True
+        if op is C.BRANCH and any(_has_anchor(list(b)) for b in arg[1]):
+            return True
+        if op is C.SUBPATTERN and _has_anchor(list(arg[3])):
+            return True
+        if op in _REPEATS and _has_anchor(list(arg[2])):
+            return True
+    return False
 
 
 def _largest_fitting(items: list, limits: PatternLimits, most: int) -> int:
@@ -637,6 +630,14 @@ _ENDS = (C.AT_END, C.AT_END_STRING)
 _REPEATS = (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT)
 
 
+def whole_match(pattern: str) -> bool:
+    """Whether ``pattern`` is anchored at both ends (``^...$``), so it describes the whole string."""
+    try:
+        return _is_anchored(list(_parse(pattern)))
+    except PatternUnsupported:
+        return False
+
+
 def _is_anchored(items: list) -> bool:
     return (len(items) >= 2 and items[0][0] is C.AT and items[0][1] in _STARTS
             and items[-1][0] is C.AT and items[-1][1] in _ENDS)
@@ -644,7 +645,10 @@ def _is_anchored(items: list) -> bool:
 
 def _width(items: list) -> tuple[int, int]:
     """(min, max) characters matched by a parsed sequence (anchors match none)."""
-    return _sub(items).getwidth()  # type: ignore[no-any-return]
+    try:
+        return _sub(items).getwidth()  # type: ignore[no-any-return]
+    except IndexError:  # a backreference: its width is the group's, which a bare SubPattern does not know
+        raise PatternUnsupported("backreferences are not supported in the mask") from None
 
 
 def _sub(items: list) -> Any:
@@ -673,13 +677,6 @@ def _bounded(items: list, limits: PatternLimits) -> list:
 
 
 # Python's \d, \w, \s are Unicode-aware; the mask uses their ASCII part (a subset, so sound).
-_CATEGORIES: dict[Any, Ranges] = {
-    C.CATEGORY_DIGIT: [(0x30, 0x39)],
-    C.CATEGORY_WORD: [(0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A)],
-    C.CATEGORY_SPACE: [(0x09, 0x0D), (0x20, 0x20)],
-}
-_NEGATED = {C.CATEGORY_NOT_DIGIT: C.CATEGORY_DIGIT, C.CATEGORY_NOT_WORD: C.CATEGORY_WORD,
-            C.CATEGORY_NOT_SPACE: C.CATEGORY_SPACE}
 _ASCII: Ranges = [(0x20, 0x7E)]  # where complements of Unicode categories are taken (sound)
 
 
@@ -711,9 +708,9 @@ class _Emitter:
         if op is C.LITERAL:
             return class_of([(arg, arg)])
         if op is C.NOT_LITERAL:
-            return class_of(_subtract([(0, _MAX_CODE)], [(arg, arg)]))
+            return class_of(complement([(arg, arg)]))
         if op is C.ANY:
-            return class_of(_subtract([(0, _MAX_CODE)], [(0x0A, 0x0A)]))
+            return class_of(complement([(0x0A, 0x0A)]))
         if op is C.IN:
             return class_of(_class_ranges(arg))
         if op is C.BRANCH:
@@ -730,26 +727,14 @@ class _Emitter:
 
 def _class_ranges(items: list) -> Ranges:
     """Code points of a class, within what is sound: with a category, complements are taken in ASCII."""
-    negate = bool(items) and items[0][0] is C.NEGATE
-    ranges: Ranges = []
-    has_category = False
-    for op, arg in items[1:] if negate else items:
-        if op is C.LITERAL:
-            ranges.append((arg, arg))
-        elif op is C.RANGE:
-            ranges.append(arg)
-        elif op is C.CATEGORY and arg in _CATEGORIES:
-            ranges += _CATEGORIES[arg]
-            has_category = True
-        elif op is C.CATEGORY and arg in _NEGATED:
-            ranges += _subtract(_ASCII, _CATEGORIES[_NEGATED[arg]])
-            has_category = True
-        else:
-            raise PatternUnsupported(f"character class item {op} is not supported in the mask")
+    try:
+        negate, ranges, has_category = class_items(items, _ASCII)
+    except ValueError as exc:
+        raise PatternUnsupported(f"{exc} in the mask") from None
     if not negate:
         return ranges
     # [^\d] excludes every Unicode digit: only its ASCII complement is known to be safe.
-    return _subtract(_ASCII if has_category else [(0, _MAX_CODE)], ranges)
+    return subtract(_ASCII if has_category else [(0, MAX_CODE)], ranges)
 
 
 def _wrap(frag: Frag) -> Frag:

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import functools
-import sys
 from pathlib import Path
 
 import click
 
 from ..dataset_formats import FORMATS
+from .options import inputs_option, progress_bar, quiet_option, schema_option
 
 
 @click.command("export")
-@click.option("--schema", "schema_ref", required=True, metavar="SCHEMA",
-              help="JSON Schema file, bundled schema name, or module:Class (Pydantic).")
-@click.option("--inputs", "inputs_path", type=click.Path(dir_okay=False), metavar="FILE",
-              help='Prompts: JSONL of {"input": "..."} or plain text lines; targets come from the local model.')
+@schema_option
+@inputs_option
 @click.option("--from-log", is_flag=True, help="Take prompts and targets from valid calls in the call log.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="openai", show_default=True,
               help="openai/messages: chat messages; alpaca: instruction/input/output; sharegpt: conversations.")
@@ -30,7 +27,7 @@ from ..dataset_formats import FORMATS
               help="Teacher sampling temperature.")
 @click.option("--system", metavar="TEXT", help="System prompt of every example  [default: names the schema]")
 @click.option("--resume", is_flag=True, help="Continue an interrupted export in the same folder.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar (it is shown on a terminal only).")
+@quiet_option
 def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, out_dir: Path | None,
             val_fraction: float, seed: int, model: str | None, temperature: float, system: str | None,
             resume: bool, quiet: bool) -> None:
@@ -65,11 +62,10 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, 
     one_source(inputs_path, from_log)
     schema = load_schema(schema_ref)
     inputs = read_inputs(inputs_path) if inputs_path else None
-    bar = functools.partial(click.progressbar, label="exporting", file=sys.stderr,
-                            hidden=quiet or not sys.stderr.isatty())
+    bar = progress_bar("exporting", quiet)
     summary = export(schema, out_dir or Path("finetune_data") / schema.name, inputs, fmt=fmt,
                      val_fraction=val_fraction, seed=seed, model=model, temperature=temperature, system=system,
-                     resume=resume, progress=lambda length: bar(length=length))
+                     resume=resume, progress=bar)
     for prompt in summary.skipped:
         click.echo(f"formatlock: warning: no schema-valid target for {prompt[:60]!r}; left out", err=True)
     click.echo(f"wrote {summary.out_dir}: {summary.train} train, {summary.val} val ({fmt})")

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
 
 import click
 
+from .options import inputs_option, progress_bar, quiet_option, schema_option
+
 
 @click.command("probe")
-@click.option("--schema", "schema_ref", required=True, metavar="SCHEMA",
-              help="JSON Schema file, bundled schema name, or module:Class (Pydantic).")
-@click.option("--inputs", "inputs_path", type=click.Path(dir_okay=False), metavar="FILE",
-              help='JSONL of {"input": "..."} (other keys kept as metadata) or plain text, one input per line.')
+@schema_option
+@inputs_option
 @click.option("--from-log", is_flag=True, help="Judge first attempts of wrapped calls in the call log; no sampling.")
 @click.option("-n", "n", type=click.IntRange(min=1), default=1, show_default=True,
               help="Samples per input in each mode (prompt-only and constrained).")
@@ -27,7 +25,7 @@ import click
               help="Token budget of each prompt-only sample; a reply cut off there counts as truncated.")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: a short report; json: one object (rates, failure_kinds, verdict, per-input counts).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar (it is shown on a terminal only).")
+@quiet_option
 def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, threshold: float, model: str | None,
             temperature: float, seed: int, max_tokens: int, output: str, quiet: bool) -> None:
     """Measure the prompt-only valid rate against the constrained one, and give a verdict.
@@ -64,10 +62,9 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, th
             raise UsageError(f"the call log has no wrapped calls for schema {schema.name} (id {schema.id})")
     else:
         inputs = read_inputs(inputs_path)
-        bar = functools.partial(click.progressbar, label="probing", file=sys.stderr,
-                                hidden=quiet or not sys.stderr.isatty())
+        bar = progress_bar("probing", quiet)
         report = probe(schema, inputs, n=n, threshold=threshold, model=model, temperature=temperature,
-                       seed=seed, max_tokens=max_tokens, progress=lambda length: bar(length=length))
+                       seed=seed, max_tokens=max_tokens, progress=bar)
     data = report.as_dict()
     if output == "json":
         click.echo(json.dumps(data, ensure_ascii=False))

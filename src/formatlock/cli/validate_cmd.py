@@ -5,11 +5,11 @@ from __future__ import annotations
 import click
 
 from ..errors import Issue
+from .options import schema_option
 
 
 @click.command("validate")
-@click.option("--schema", "schema_ref", required=True, metavar="SCHEMA",
-              help="JSON Schema file, bundled schema name, or module:Class (Pydantic).")
+@schema_option
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: FILE:LINE: /pointer: message lines and a summary; json: one object per document.")
 @click.option("--no-formats", is_flag=True, help="Do not assert `format` (date, email, uuid, ...).")
