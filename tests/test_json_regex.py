@@ -109,7 +109,6 @@ def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str,
         st.lists(children, min_size=1, max_size=3).map(lambda branches: {"anyOf": branches}),
         st.lists(children, min_size=1, max_size=3).map(lambda branches: {"oneOf": branches}),
         st.lists(children, min_size=1, max_size=3).map(lambda parts: {"allOf": parts}),
-        st.tuples(children, children).map(lambda t: {"$defs": {"d": t[0]}, "allOf": [{"$ref": "#/$defs/d"}, t[1]]}),
         st.tuples(st.sampled_from(["kind", "tag"]), st.lists(children, min_size=2, max_size=3)).map(_discriminated),
     )
 
@@ -126,7 +125,10 @@ def _recursive(leaf: Any) -> dict[str, Any]:
         "$ref": "#/$defs/node"}
 
 
-schemas = st.one_of(st.recursive(_leaves, _containers, max_leaves=8), _leaves.map(_recursive))
+_trees = st.recursive(_leaves, _containers, max_leaves=8)
+# `#/$defs/d` resolves against the root, so $defs with a reference into it live at the root only.
+_with_defs = st.tuples(_trees, _trees).map(lambda t: {"$defs": {"d": t[0]}, "allOf": [{"$ref": "#/$defs/d"}, t[1]]})
+schemas = st.one_of(_trees, _leaves.map(_recursive), _with_defs)
 
 
 # -- the oracle --------------------------------------------------------------------------------
@@ -298,6 +300,13 @@ def test_optional_parts_that_cannot_be_produced_are_left_out() -> None:
     assert compiled.regex is not None and not compiled.unsupported
     assert matches(compiled, {"b": 1}) and not matches(compiled, {"a": 1})
     assert any("left out" in u.note and "a" in u.note for u in compiled.uses)
+
+
+def test_an_optional_prefix_item_that_cannot_be_produced_ends_the_array() -> None:
+    # Found by hypothesis: the unproducible prefixItems[0] was skipped and `items` filled its place.
+    compiled = compile_schema({"type": "array", "items": {"type": "null"},
+                               "prefixItems": [{"allOf": [{"type": "integer"}, {"type": "string"}]}]})
+    assert matches(compiled, []) and not matches(compiled, [None])
 
 
 def test_ref_siblings_are_ignored_before_2019() -> None:

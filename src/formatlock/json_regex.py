@@ -712,14 +712,17 @@ class _Compiler:
         if self.trimmed():
             hi = lo
         head: list[Frag] = []
+        blocked = False  # a prefix position no value can fill: the array must end before it
         for i, sub in enumerate(prefix[:hi]):
             frag = self.node(sub, f"{ptr}/{prefix_key}/{i}") if i < lo else self.optional_node(sub, f"{ptr}/{prefix_key}/{i}")
             if frag is None:
                 if i < lo:
                     return None
+                blocked = True
                 break
             head.append(frag)
-        item = None if rest is False else (self.node if lo > len(head) else self.optional_node)(rest, f"{ptr}/{rest_key}")
+        item = None if rest is False or blocked else (
+            self.node if lo > len(head) else self.optional_node)(rest, f"{ptr}/{rest_key}")
         if item is None:
             if lo > len(head):
                 return None if rest is not False else self.fail(ptr, "minItems", "more items are required than the schema allows")
