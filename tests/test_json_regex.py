@@ -248,6 +248,11 @@ def matches(compiled: CompiledSchema, value: Any) -> bool:
      "oneOf", MASK, [{"k": "a"}, {"k": "b", "v": 1}], [{"k": "c"}]),
     ({"allOf": [{"type": "integer", "minimum": 0}, {"maximum": 5}]}, "allOf", MASK, [0, 5], [-1, 6]),
     ({"allOf": [{"pattern": "^a"}, {"pattern": "b$"}], "type": "string"}, "allOf", RESAMPLE, ["ab"], []),
+    ({"allOf": [{"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]},
+                {"anyOf": [{"type": "integer", "maximum": 5}, {"type": "null"}]}]}, "allOf", MASK,
+     [0, 5], [-1, 6, "s", None]),  # two alternations used to recurse until "nests too deeply"
+    ({"anyOf": [{"type": "string"}, {"type": "integer"}], "allOf": [{"anyOf": [{"type": "string"}, {"type": "null"}]}]},
+     "anyOf", MASK, ["s"], [1, None]),
     ({"not": {"type": "string"}}, "not", RESAMPLE, [1], []),
 ])
 def test_keyword(schema: dict[str, Any], keyword: str, enforcement: str, inside: list[Any], outside: list[Any]) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Any
+from typing import Any, Callable
 
 from . import regexes as rx
 from .regexes import Frag
@@ -361,11 +361,12 @@ class _Compiler:
                 schema, ptr = target, target_ptr
         return schema, ptr, entered, merged
 
-    def entered(self, targets: list[str], schema: Any, ptr: str, exact: Any = None) -> Frag | None:
-        """Compile ``schema`` with ``targets`` on the reference stack."""
+    def entered(self, targets: list[str], schema: Any, ptr: str, exact: Any = None,
+                via: Callable[[Any, str, Any], Frag | None] | None = None) -> Frag | None:
+        """Compile ``schema`` (with ``via``, else as a node) with ``targets`` on the reference stack."""
         self.ref_stack.extend(targets)
         try:
-            return self.node(schema, ptr, exact)
+            return (via or self.node)(schema, ptr, exact)
         finally:
             del self.ref_stack[len(self.ref_stack) - len(targets):]
 
@@ -391,7 +392,10 @@ class _Compiler:
             merged, ok = merge_schemas(merged, resolved[0])
             precise = precise and ok
         self.record(ptr, "allOf", MASK if precise else RESAMPLE, "" if precise else "subschemas merged inexactly; checked after decoding")
-        return self.entered(targets, merged, ptr, exact)
+        # Two alternations do not merge into one (the second is left in allOf): compiling the result
+        # as a schema would come back here forever, so take our branches one by one, each merging the rest.
+        alternation = isinstance(merged, dict) and "allOf" in merged and ("anyOf" in merged or "oneOf" in merged)
+        return self.entered(targets, merged, ptr, exact, via=self.any_of if alternation else None)
 
     def any_of(self, schema: dict[str, Any], ptr: str, exact: Any) -> Frag | None:
         key = "anyOf" if "anyOf" in schema else "oneOf"
