@@ -558,32 +558,34 @@ def pattern_string(pattern: str, limits: PatternLimits, lengths: tuple[int, int 
     """
     items = list(_parse(pattern))
     lo, hi = lengths
+    anchored = _is_anchored(items)
+    if anchored and hi is not None and _width(_bounded(items, limits))[1] > hi \
+            and _width(_bounded(items, replace(limits, free_repeats=0)))[1] <= hi:
+        limits = replace(limits, free_repeats=_largest_fitting(items, limits, hi))
+    bounded = _bounded(items, limits)
     free = repeat(STRING_CHAR, 0, limits.free_chars)
-    if _is_anchored(items):
-        low, high = _width(_bounded(items, limits))
-        if hi is not None and high > hi and _width(_bounded(items, replace(limits, free_repeats=0)))[1] <= hi:
-            limits = replace(limits, free_repeats=_largest_fitting(items, limits, hi))
-            low, high = _width(_bounded(items, limits))
+    if anchored:
+        low, high = _width(bounded)
         fits = low >= lo and (hi is None or high <= hi)
     else:
-        fitted = _fitted_free(items, limits, lo, hi)
+        fitted = _fitted_free(bounded, limits.free_chars, lo, hi)
         fits = fitted is not None
         free = fitted or free
-    return quoted(_Emitter(free).anchored(_bounded(items, limits))), fits
+    return quoted(_Emitter(free).anchored(bounded)), fits
 
 
-def _fitted_free(items: list, limits: PatternLimits, lo: int, hi: int | None) -> Frag | None:
-    """Free text around an unanchored pattern sized so that every string has ``lo..hi`` characters.
+def _fitted_free(items: list, free_chars: int | None, lo: int, hi: int | None) -> Frag | None:
+    """Free text around an unanchored (bounded) pattern sized so that every string has ``lo..hi`` characters.
 
     With the pattern's matches ``low..high`` long, free text of ``lo - low .. hi - high``
     characters keeps any match within the lengths. None where no such size exists, or where an
     anchored branch could go without the free text the lower length relies on.
     """
-    low, high = _width(_bounded(items, limits))
+    low, high = _width(items)
     least = max(0, lo - low)
     most = None if hi is None else hi - high
-    if limits.free_chars is not None:
-        most = least + limits.free_chars if most is None else min(most, least + limits.free_chars)
+    if free_chars is not None:
+        most = least + free_chars if most is None else min(most, least + free_chars)
     if (most is not None and most < least) or (least and _has_anchor(items)):
         return None
     return repeat(STRING_CHAR, least, most)

@@ -1,7 +1,8 @@
 """``formatlock bench``: speed and validity of the four paths on the same prompts and seeds.
 
 Per (schema, path): output tokens per second, for the whole call (prompt prefill included) and
-for decoding alone (the prompt already in the KV cache, timed separately), seconds per valid output, valid rate, cold and cached compile time, and model steps per output token (below 1.0
+for decoding alone (the prompt already in the KV cache, timed separately), seconds per valid
+output, valid rate, cold and cached compile time, and model steps per output token (below 1.0
 when jump-forward skips forced tokens).
 """
 
