@@ -120,20 +120,14 @@ class Decoder:
         return Decoded(text=text, tokens=len(tokens), model_steps=steps, truncated=truncated, dead_end=dead_end)
 
     def _start(self, prompt_tokens: list[int]) -> np.ndarray:
-        """Logits after the prompt, reusing the KV cache and the last prompt's logits."""
-        llm = self.model.llm
+        """Logits after the prompt, reusing the KV cache (and the last prompt's logits when the
+        cache still holds that whole prompt)."""
         key = tuple(prompt_tokens)
-        if key == self._prompt_key and self._prompt_logits is not None:
-            llm.n_tokens = len(prompt_tokens)
+        cached = key == self._prompt_key and self.model.cached_prefix(prompt_tokens) == len(prompt_tokens)
+        if cached and self._prompt_logits is not None:
+            self.model.llm.n_tokens = len(prompt_tokens)
             return self._prompt_logits
-        cached = llm.input_ids[: llm.n_tokens].tolist()
-        common = 0
-        for a, b in zip(cached, prompt_tokens):
-            if a != b:
-                break
-            common += 1
-        llm.n_tokens = min(common, len(prompt_tokens) - 1)
-        logits = self._eval(prompt_tokens[llm.n_tokens :]).copy()
+        logits = self._eval(self.model.keep_prefix(prompt_tokens)).copy()
         self._prompt_key, self._prompt_logits = key, logits
         return logits
 

@@ -106,6 +106,23 @@ class Model:
             self._vocabulary = TokenVocabulary.from_model(self)
         return self._vocabulary
 
+    def cached_prefix(self, tokens: list[int]) -> int:
+        """How many leading ``tokens`` the KV cache already holds."""
+        import numpy as np  # imported here: `formatlock validate` never loads the model libraries
+
+        n = min(self.llm.n_tokens, len(tokens))
+        differ = np.flatnonzero(self.llm.input_ids[:n] != np.asarray(tokens[:n]))
+        return int(differ[0]) if len(differ) else n
+
+    def keep_prefix(self, tokens: list[int]) -> list[int]:
+        """Keep the longest prefix of ``tokens`` already in the KV cache; return what is left to evaluate.
+
+        Calls that share a schema share their prompt's start, which is then evaluated only once.
+        The last token is always returned: evaluating it gives the logits to sample from.
+        """
+        self.llm.n_tokens = min(self.cached_prefix(tokens), len(tokens) - 1)
+        return tokens[self.llm.n_tokens :]
+
     def tokenize(self, text: str, *, add_bos: bool, special: bool) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=special)
 

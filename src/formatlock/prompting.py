@@ -1,13 +1,15 @@
 """Prompt building: the one place that turns a user's prompt into the model's input tokens.
 
 Instruct models get chat messages rendered with their own chat template (from the GGUF
-metadata); base models get plain text. A schema instruction can be appended to the last user
-message, so prompt-only and constrained runs see the same words.
+metadata); base models get plain text. A schema instruction goes first, in the system message, so
+prompt-only and constrained runs see the same words, and calls that share a schema share a prompt
+prefix that the decoder keeps in the KV cache (only the user's words are evaluated again).
 """
 
 from __future__ import annotations
 
 import json
+import weakref
 from typing import Any, Union
 
 from .errors import UsageError
@@ -26,7 +28,8 @@ def schema_instruction(document: Any) -> str:
 
 
 def as_messages(prompt: Prompt, instruction: str | None = None) -> list[dict[str, str]]:
-    """Normalise a prompt to chat messages, appending ``instruction`` to the last user message."""
+    """Normalise a prompt to chat messages, with ``instruction`` at the end of a leading system
+    message (added when there is none), before anything that varies from call to call."""
     if isinstance(prompt, str):
         messages = [{"role": "user", "content": prompt}]
     elif isinstance(prompt, list) and prompt and all(
@@ -36,12 +39,10 @@ def as_messages(prompt: Prompt, instruction: str | None = None) -> list[dict[str
     else:
         raise UsageError("a prompt must be a string or a non-empty list of {'role', 'content'} messages")
     if instruction:
-        for message in reversed(messages):
-            if message["role"] == "user":
-                message["content"] = f"{message['content']}\n\n{instruction}"
-                break
+        if messages[0]["role"] == "system":
+            messages[0]["content"] = f"{messages[0]['content']}\n\n{instruction}"
         else:
-            messages.append({"role": "user", "content": instruction})
+            messages.insert(0, {"role": "system", "content": instruction})
     return messages
 
 
@@ -50,18 +51,41 @@ def render(model: Model, prompt: Prompt, instruction: str | None = None) -> str:
     messages = as_messages(prompt, instruction)
     if not model.is_chat:
         return "\n\n".join(m["content"] for m in messages) + "\n"
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    from jinja2 import TemplateError
 
-    def special_text(token: int) -> str:
-        return model.llm.detokenize([token], special=True).decode("utf-8", "replace") if token >= 0 else ""
+    formatter = _formatter(model)
+    try:
+        return formatter(messages=messages).prompt
+    except (TemplateError, ValueError) as exc:  # templates raise ValueError via raise_exception()
+        if messages[0]["role"] == "system" and len(messages) > 1 and messages[1]["role"] == "user":
+            # Templates without a system role: the system words lead the first user turn instead.
+            system, first, *rest = messages
+            merged = {"role": "user", "content": f"{system['content']}\n\n{first['content']}"}
+            try:
+                return formatter(messages=[merged, *rest]).prompt
+            except (TemplateError, ValueError):
+                pass
+        raise UsageError(f"the chat template of {model.name} rejects these messages: {exc}") from None
 
-    formatter = Jinja2ChatFormatter(
-        template=model.chat_template or "",
-        eos_token=special_text(model.eos_id),
-        bos_token=special_text(model.llm.token_bos()),
-        add_generation_prompt=True,
-    )
-    return formatter(messages=messages).prompt
+
+_formatters: weakref.WeakKeyDictionary[Model, Any] = weakref.WeakKeyDictionary()
+
+
+def _formatter(model: Model) -> Any:
+    """The model's chat template, compiled once (llama_cpp's Jinja2ChatFormatter)."""
+    if model not in _formatters:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        def special_text(token: int) -> str:
+            return model.llm.detokenize([token], special=True).decode("utf-8", "replace") if token >= 0 else ""
+
+        _formatters[model] = Jinja2ChatFormatter(
+            template=model.chat_template or "",
+            eos_token=special_text(model.eos_id),
+            bos_token=special_text(model.llm.token_bos()),
+            add_generation_prompt=True,
+        )
+    return _formatters[model]
 
 
 def prompt_tokens(model: Model, prompt: Prompt, instruction: str | None = None) -> list[int]:

@@ -45,12 +45,12 @@ class _Engine:
     def _prefill(self, tokens: list[int]) -> float:
         """Evaluate the prompt into the KV cache and return the seconds it took.
 
-        Every path reuses a cached prompt prefix, so the call that follows times decoding alone;
-        a short constrained answer is otherwise judged mostly on the prompt's prefill.
+        As every path does on its own, the prefix left in the cache by the previous call is kept
+        (the schema instruction leads the prompt); the call that follows finds the whole prompt
+        cached and times decoding alone.
         """
         started = time.perf_counter()
-        self.model.llm.reset()
-        self.model.llm.eval(tokens)
+        self.model.llm.eval(self.model.keep_prefix(tokens))
         return time.perf_counter() - started
 
     def _generate(self, text: str, max_tokens: int, seed: int, temperature: float) -> tuple[str, int, int]:
