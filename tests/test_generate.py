@@ -89,6 +89,20 @@ def test_integer_bounds_hold_where_plain_outlines_failed(tmp_path: Path) -> None
     assert all(1 <= v["qty"] <= 99 for v in values)
 
 
+def test_rules_between_enum_fields_hold_without_resampling() -> None:
+    # JsonSchemaStore's catalogue-entry pattern: allOf of if/then rules tying one enum to others.
+    rule = {"if": {"properties": {"stage": {"enum": ["dev", "prod"]}}},
+            "then": {"properties": {"access": {"enum": ["open", "closed"]}, "tier": {"const": "current"}}}}
+    schema = {"type": "object", "required": ["stage", "tier", "access"], "additionalProperties": False,
+              "properties": {"stage": {"enum": ["dev", "prod", "retired"]}, "tier": {"enum": ["current", "legacy"]},
+                             "access": {"enum": ["open", "closed"]}},
+              "allOf": [rule, {"if": {"properties": {"stage": {"const": "retired"}}},
+                               "then": {"properties": {"access": {"const": "closed"}, "tier": {"const": "legacy"}}}}]}
+    results = generate_results(schema, "A retired internal service.", n=6, seed=0, temperature=1.0, retries=0)
+    assert all(len(r.attempts) == 1 for r in results)
+    assert all((r.value["stage"] == "retired") == (r.value["tier"] == "legacy") for r in results)
+
+
 def test_truncation_is_never_returned() -> None:
     with pytest.raises(formatlock.EnforcementError) as caught:
         formatlock.generate("invoice", "An invoice.", max_tokens=5)

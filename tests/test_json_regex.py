@@ -205,6 +205,30 @@ def matches(compiled: CompiledSchema, value: Any) -> bool:
     return re.fullmatch(compiled.regex, json.dumps(value, separators=(",", ":"), ensure_ascii=False)) is not None
 
 
+# if/then/else on one required property: rewritten into masked anyOf branches (formatlock.conditionals)
+CONDITIONAL_ON_ENUM: dict[str, Any] = {
+    "type": "object", "required": ["s", "t"], "additionalProperties": False,
+    "properties": {"s": {"enum": ["a", "b", "c"]}, "t": {"enum": ["x", "y", "z"]}},
+    "allOf": [{"if": {"properties": {"s": {"enum": ["a", "b"]}}}, "then": {"properties": {"t": {"enum": ["x", "y"]}}}},
+              {"$ref": "#/$defs/c-means-z"}],
+    "$defs": {"c-means-z": {"if": {"properties": {"s": {"const": "c"}}, "required": ["s"]},
+                            "then": {"properties": {"t": {"const": "z"}}}}},
+}
+CONDITIONAL_ON_OPTIONAL_FLAG: dict[str, Any] = {  # JsonSchemaStore io-package: compact mode forbids extras
+    "type": "object", "additionalProperties": False,
+    "properties": {"flag": {"type": "boolean"}, "extra": {"type": "integer", "minimum": 0, "maximum": 9}},
+    "allOf": [{"if": {"$ref": "#/$defs/flag-set"}, "then": {"not": {"required": ["extra"]}, "properties": {"extra": False}}}],
+    "$defs": {"flag-set": {"properties": {"flag": {"const": True}}, "required": ["flag"]}},
+}
+CONDITIONAL_ON_STRING: dict[str, Any] = {
+    "type": "object", "required": ["kind", "n"], "additionalProperties": False,
+    "properties": {"kind": {"type": "string", "maxLength": 8}, "n": {"type": "integer", "minimum": 0, "maximum": 99}},
+    "if": {"properties": {"kind": {"const": "small"}}},
+    "then": {"properties": {"n": {"maximum": 9}}},
+    "else": {"properties": {"n": {"minimum": 10}}},
+}
+
+
 @pytest.mark.parametrize(("schema", "keyword", "enforcement", "inside", "outside"), [
     ({"type": "integer", "minimum": 3, "exclusiveMaximum": 10}, "exclusiveMaximum", MASK, [3, 9], [2, 10, 3.5]),
     ({"type": "number", "minimum": 0.2, "maximum": 0.8}, "minimum", MASK, [0.2, 0.5, 0.8], [0.1, 0.81, 1]),
@@ -254,6 +278,17 @@ def matches(compiled: CompiledSchema, value: Any) -> bool:
     ({"anyOf": [{"type": "string"}, {"type": "integer"}], "allOf": [{"anyOf": [{"type": "string"}, {"type": "null"}]}]},
      "anyOf", MASK, ["s"], [1, None]),
     ({"not": {"type": "string"}}, "not", RESAMPLE, [1], []),
+    (CONDITIONAL_ON_ENUM, "if", MASK, [{"s": "a", "t": "x"}, {"s": "b", "t": "y"}, {"s": "c", "t": "z"}],
+     [{"s": "a", "t": "z"}, {"s": "c", "t": "x"}]),
+    # "any other kind" is a `not` (resampled): {"kind": "small", "n": 10} passes the mask, fails the check
+    (CONDITIONAL_ON_STRING, "if", MASK, [{"kind": "small", "n": 3}, {"kind": "big", "n": 10}, {"kind": "", "n": 99}],
+     [{"kind": "big", "n": 3}, {"kind": "small", "n": 100}]),
+    # an optional property: without it the test passes (then applies) unless the test requires it
+    ({**CONDITIONAL_ON_STRING, "required": ["n"]}, "if", MASK, [{"n": 3}, {"kind": "big", "n": 10}], [{"n": 10}]),
+    (CONDITIONAL_ON_OPTIONAL_FLAG, "if", MASK, [{}, {"flag": False, "extra": 1}, {"flag": True}],
+     [{"flag": True, "extra": 1}]),
+    ({**CONDITIONAL_ON_STRING, "if": {"properties": {"kind": {"const": "small"}, "n": {"const": 1}}}}, "if", RESAMPLE,
+     [{"kind": "small", "n": 10}], []),  # a test of two properties is not rewritten
 ])
 def test_keyword(schema: dict[str, Any], keyword: str, enforcement: str, inside: list[Any], outside: list[Any]) -> None:
     compiled = compile_schema(schema)
@@ -366,3 +401,22 @@ def test_outlines_core_accepts_compiled_regexes() -> None:
         compiled = compile_schema(schema, EAGER_INDEX_LIMITS)
         assert compiled.regex is not None
         outlines_core.Index(compiled.regex, vocabulary)
+
+
+def test_rewritten_conditionals_mask_exactly() -> None:
+    compiled = compile_schema(CONDITIONAL_ON_ENUM, SMALL)
+    assert compiled.regex is not None and all(u.enforcement == MASK for u in compiled.uses), compiled.uses
+    validator = validator_class(CONDITIONAL_ON_ENUM)(CONDITIONAL_ON_ENUM, registry=local_registry(CONDITIONAL_ON_ENUM))
+
+    @settings(max_examples=EXAMPLES or 40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(text=st.from_regex(compiled.regex, fullmatch=True))
+    def every_text_validates(text: str) -> None:
+        assert validator.is_valid(json.loads(text)), text
+
+    every_text_validates()
+
+
+def test_conditional_on_free_text_resamples_only_the_other_values_branch() -> None:
+    compiled = compile_schema(CONDITIONAL_ON_STRING, SMALL)
+    resampled = {(u.pointer, u.keyword) for u in compiled.uses if u.enforcement != MASK}
+    assert resampled == {("/anyOf/1/properties/kind", "not")}

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Callable
 
+from . import conditionals
 from . import regexes as rx
 from .regexes import Frag
 from .schema_algebra import ANNOTATIONS, REF_KEYWORDS, conjoin, json_key, merge_schemas, ref_of, resolve
@@ -270,6 +271,10 @@ class _Compiler:
     def dispatch(self, schema: dict[str, Any], ptr: str, exact: Any) -> Frag | None:
         if ref_of(schema) is not None:
             return self.ref(schema, ptr, exact)
+        if "if" in schema or "allOf" in schema:
+            rewritten = self.split_conditionals(schema, ptr)
+            if rewritten is not None:
+                return self.dispatch(rewritten, ptr, exact)
         if "allOf" in schema:
             return self.all_of(schema, ptr, exact)
         if "anyOf" in schema or "oneOf" in schema:
@@ -396,6 +401,59 @@ class _Compiler:
         # as a schema would come back here forever, so take our branches one by one, each merging the rest.
         alternation = isinstance(merged, dict) and "allOf" in merged and ("anyOf" in merged or "oneOf" in merged)
         return self.entered(targets, merged, ptr, exact, via=self.any_of if alternation else None)
+
+    def split_conditionals(self, schema: dict[str, Any], ptr: str) -> dict[str, Any] | None:
+        """``schema`` with the ``if``/``then``/``else`` rules (its own and its allOf parts') that test
+        one property rewritten as ``anyOf`` branches (:mod:`formatlock.conditionals`); None when
+        none can be. The rules on the property tested most often go first."""
+        parts = schema["allOf"] if isinstance(schema.get("allOf"), list) else []
+        candidates = {i: self.follow(part) for i, part in enumerate(parts)}
+        candidates[-1] = {k: v for k, v in schema.items() if k in ("if", "then", "else")}  # its own rule
+        found = {}
+        for i, part in candidates.items():
+            if isinstance(part, dict) and "if" in part:
+                rule = conditionals.as_conditional({**part, "if": self.follow(part["if"])})
+                if rule is not None:
+                    found[i] = rule
+        if not found:
+            return None
+        view = {k: v for k, v in schema.items() if k not in ("if", "then", "else", "allOf")}
+        for i, part in enumerate(parts):
+            if i not in found:
+                view = merge_schemas(view, self.follow(part))[0]
+        if not isinstance(view, dict) or self.types(view) != ["object"]:
+            return None
+        required = view.get("required") if isinstance(view.get("required"), list) else []
+        names = [c.name for c in found.values()]
+        for name in sorted(dict.fromkeys(names), key=names.count, reverse=True):
+            group = {i: c for i, c in found.items() if c.name == name}
+            host = self.follow((view.get("properties") or {}).get(name, {}))
+            values = _choices(host) if isinstance(host, dict) else None
+            if values is None and isinstance(host, dict) and host.get("type") == "boolean":
+                values = [True, False]
+            listed = values if values is not None else conditionals.named_values(list(group.values()))
+            if listed is None:
+                continue
+            alternatives = conditionals.branches(name, listed, values is None, name not in required,
+                                                 list(group.values()), self.admissible)
+            if alternatives is None:
+                continue
+            self.record(ptr, "if", MASK, f"rewritten as anyOf over the values of {name!r}")
+            out = {k: v for k, v in schema.items() if k != "allOf" and not (-1 in group and k in ("if", "then", "else"))}
+            out["allOf"] = [*(part for i, part in enumerate(parts) if i not in group), {"anyOf": alternatives}]
+            return out
+        return None
+
+    def follow(self, schema: Any) -> Any:
+        """The schema a bare ``$ref`` (annotations aside) leads to; anything else as it is."""
+        seen: set[str] = set()
+        while isinstance(schema, dict) and (ref := ref_of(schema)) is not None and ref not in seen:
+            found = resolve(self.root, ref)
+            if found is None or schema.keys() - ANNOTATIONS - set(REF_KEYWORDS):
+                break
+            seen.add(ref)
+            schema = found[0]
+        return schema
 
     def any_of(self, schema: dict[str, Any], ptr: str, exact: Any) -> Frag | None:
         key = "anyOf" if "anyOf" in schema else "oneOf"
