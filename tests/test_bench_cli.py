@@ -33,3 +33,12 @@ def test_bench_plot_is_written(tmp_path: Path) -> None:
                                       "--plot", str(target)])
     assert result.exit_code == 0, result.output
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_path_that_cannot_compile_reports_an_error_and_the_others_are_still_timed() -> None:
+    result = CliRunner().invoke(cli, ["bench", "--schema", "org_chart", "-n", "2", "--path", "formatlock",
+                                      "--path", "llama-grammar", "--output", "json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["path"]: row for row in map(json.loads, result.stdout.splitlines())}
+    assert "$defs" in rows["llama-grammar"]["error"]  # llama.cpp's converter cannot read $defs references
+    assert rows["formatlock"]["valid_rate"] == 1.0 and rows["formatlock"]["tokens_per_s"] > 0

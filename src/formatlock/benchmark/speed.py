@@ -5,10 +5,12 @@ for decoding alone (the prompt already in the KV cache, timed separately), secon
 output, valid rate, cold and cached compile time, and model steps per output token (below 1.0
 when jump-forward skips forced tokens).
 
-Each (schema, path) first makes one untimed warm-up call, reported as ``first_call_s``: it pays
-the prefill of the prompt's shared start (chat template and schema instruction), which every path
-then keeps in its KV cache, as any caller making many calls on one schema would. The timed calls
-measure that steady state; each still prefills its own user prompt.
+Each (schema, path) first makes one untimed call, reported as ``first_call_s``: it pays the
+prefill of the prompt's shared start (chat template and schema instruction), which the paths that
+keep their KV cache across calls (formatlock, llama-cpp-python's completion) then reuse, as for
+any caller making many calls on one schema; Outlines resets the context after every call and
+prefills the whole prompt each time. The timed calls measure that steady state, round-robin
+across paths; each still prefills its own user prompt.
 """
 
 from __future__ import annotations
@@ -43,45 +45,53 @@ def bench(
     try:
         for ref in schemas:
             schema = load_schema(ref)
-            validator = Validator(schema)
-            for path, worker in workers.items():
-                progress(f"{schema.name}: {path}")
-                rows.append(_measure(schema.name, schema.document, path, worker, validator, n, timeout))
+            rows += _measure(schema.name, schema.document, workers, Validator(schema), n, timeout, progress)
     finally:
         for worker in workers.values():
             worker.stop()
     return rows
 
 
-def _measure(name: str, document: Any, path: str, worker: Isolated, validator: Validator, n: int,
-             timeout: float) -> dict[str, Any]:
-    row: dict[str, Any] = {"schema": name, "path": path}
-    prepared = worker.call("prepare", timeout, schema=document)
-    if "error" in prepared:
-        return {**row, "error": prepared["error"]}
-    row.update(compile_s=prepared["compile_s"], compile_cached_s=prepared["compile_cached_s"])
-    warm_up = worker.call("run", timeout, prompt=WARM_UP_PROMPT, max_tokens=512, seed=n)
-    if "error" in warm_up:
-        return {**row, "error": warm_up["error"]}
-    row["first_call_s"] = warm_up["seconds"]
-    seconds = decoding = tokens = steps = valid = 0
+def _measure(name: str, document: Any, workers: dict[str, Isolated], validator: Validator, n: int,
+             timeout: float, progress: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Compile and warm up every path, then time the calls round-robin across paths, so that a
+    slow moment of a shared machine hits all paths alike instead of one path's whole series."""
+    rows: dict[str, dict[str, Any]] = {path: {"schema": name, "path": path} for path in workers}
+    totals: dict[str, dict[str, float]] = {}
+    for path, worker in workers.items():
+        progress(f"{name}: {path}: compile and first call")
+        prepared = worker.call("prepare", timeout, schema=document)
+        warm_up = {} if "error" in prepared else worker.call("run", timeout, prompt=WARM_UP_PROMPT, max_tokens=512, seed=n)
+        if "error" in prepared or "error" in warm_up:
+            rows[path]["error"] = prepared.get("error") or warm_up["error"]
+            continue
+        rows[path].update(compile_s=prepared["compile_s"], compile_cached_s=prepared["compile_cached_s"],
+                          first_call_s=warm_up["seconds"])
+        totals[path] = dict.fromkeys(("seconds", "decoding", "tokens", "steps", "valid"), 0.0)
     for i in range(n):
-        out = worker.call("run", timeout, prompt=PROMPTS[i % len(PROMPTS)], max_tokens=512, seed=i)
-        if "error" in out:
-            return {**row, "error": out["error"]}
-        seconds += out["seconds"]
-        decoding += out["decode_s"]
-        tokens += out["tokens"]
-        steps += out["model_steps"]
-        valid += not out.get("refused") and not validator.check_text(out["text"])[1]
-    row.update(
-        tokens_per_s=tokens / seconds if seconds else 0.0,
-        decode_tokens_per_s=tokens / decoding if decoding else 0.0,
-        s_per_valid=seconds / valid if valid else None,
-        valid_rate=valid / n,
-        model_steps_per_output_token=steps / tokens if tokens else None,
-    )
-    return row
+        progress(f"{name}: timed call {i + 1} of {n} on each path")
+        for path in list(totals):
+            out = workers[path].call("run", timeout, prompt=PROMPTS[i % len(PROMPTS)], max_tokens=512, seed=i)
+            if "error" in out:
+                rows[path] = {"schema": name, "path": path, "error": out["error"]}
+                del totals[path]
+                continue
+            total = totals[path]
+            total["seconds"] += out["seconds"]
+            total["decoding"] += out["decode_s"]
+            total["tokens"] += out["tokens"]
+            total["steps"] += out["model_steps"]
+            total["valid"] += not out.get("refused") and not validator.check_text(out["text"])[1]
+    for path, total in totals.items():
+        seconds, tokens, valid = total["seconds"], total["tokens"], total["valid"]
+        rows[path].update(
+            tokens_per_s=tokens / seconds if seconds else 0.0,
+            decode_tokens_per_s=tokens / total["decoding"] if total["decoding"] else 0.0,
+            s_per_valid=seconds / valid if valid else None,
+            valid_rate=valid / n,
+            model_steps_per_output_token=total["steps"] / tokens if tokens else None,
+        )
+    return list(rows.values())
 
 
 def plot(rows: list[dict[str, Any]], target: str) -> None:
