@@ -95,7 +95,7 @@ def _measure(name: str, document: Any, workers: dict[str, Isolated], validator: 
 
 
 def plot(rows: list[dict[str, Any]], target: str) -> None:
-    """A grouped bar chart of decoding tokens/s per schema and path (needs matplotlib)."""
+    """Grouped bars of output tokens/s per schema and path: whole calls, and decoding alone (needs matplotlib)."""
     try:
         import matplotlib
 
@@ -108,13 +108,16 @@ def plot(rows: list[dict[str, Any]], target: str) -> None:
     schemas = sorted({r["schema"] for r in rows})
     paths = [p for p in ENGINES if any(r["path"] == p for r in rows)]
     width = 0.8 / max(1, len(paths))
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(schemas)), 4))
-    for i, path in enumerate(paths):
-        values = [next((r.get("decode_tokens_per_s") or 0 for r in rows if r["schema"] == s and r["path"] == path), 0)
-                  for s in schemas]
-        ax.bar([x + i * width for x in range(len(schemas))], values, width, label=path)
-    ax.set_xticks([x + width * (len(paths) - 1) / 2 for x in range(len(schemas))], schemas, rotation=20)
-    ax.set_ylabel("output tokens / s (decoding, prompt cached)")
-    ax.legend()
+    fig, axes = plt.subplots(2, 1, figsize=(max(7, 1.5 * len(schemas)), 7), sharey=True)
+    for ax, key, title in ((axes[0], "tokens_per_s", "whole call (user prompt's prefill included)"),
+                           (axes[1], "decode_tokens_per_s", "decoding alone (prompt cached)")):
+        for i, path in enumerate(paths):
+            values = [next((r.get(key) or 0 for r in rows if r["schema"] == s and r["path"] == path), 0) for s in schemas]
+            ax.bar([x + i * width for x in range(len(schemas))], values, width, label=path)
+        ax.set_xticks([x + width * (len(paths) - 1) / 2 for x in range(len(schemas))], schemas, rotation=20)
+        ax.set_title(title, fontsize="medium")
+    for ax in axes:
+        ax.set_ylabel("output tokens / s")
+    axes[0].legend(fontsize="small")
     fig.tight_layout()
-    fig.savefig(target, dpi=120)
+    fig.savefig(target, dpi=110)

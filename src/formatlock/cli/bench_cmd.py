@@ -15,7 +15,7 @@ import click
 @click.option("--path", "paths", multiple=True, type=click.Choice(["formatlock", "outlines", "llama-grammar", "unconstrained"]),
               help="Paths to measure (repeatable; default: all four).")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--plot", "plot_file", type=click.Path(dir_okay=False), help="Also draw decoding tokens/s per path into this PNG.")
+@click.option("--plot", "plot_file", type=click.Path(dir_okay=False), help="Also draw whole-call and decoding tokens/s per path into this PNG.")
 def command(schemas: tuple[str, ...], model: str, n: int, paths: tuple[str, ...], output: str, plot_file: str | None) -> None:
     """Time the four generation paths on the same prompts, seeds and model, in one run.
 
