@@ -263,7 +263,12 @@ CONDITIONAL_ON_STRING: dict[str, Any] = {
     ({"type": "object", "properties": {"x-a": {}}, "patternProperties": {"^x-": {"type": "integer"}}},
      "patternProperties", MASK, [{"x-a": 1}], [{"x-a": "s"}]),
     ({"type": "object", "minProperties": 1, "properties": {"a": {}}, "required": ["a"]}, "minProperties", MASK, [{"a": 1}], []),
-    ({"type": "object", "maxProperties": 1}, "maxProperties", RESAMPLE, [{}], []),
+    ({"type": "object", "maxProperties": 1}, "maxProperties", MASK, [{}, {"a": 1}], [{"a": 1, "b": 2}]),
+    ({"type": "object", "additionalProperties": {"type": "integer"}, "minProperties": 1, "maxProperties": 2},
+     "minProperties", MASK, [{"a": 1}, {"a": 1, "b": 2}], [{}, {"a": 1, "b": 2, "c": 3}]),
+    ({"type": "object", "patternProperties": {"^x-[a-z]$": {"type": "integer"}}, "additionalProperties": False,
+      "minProperties": 1}, "minProperties", MASK, [{"x-a": 1}], [{}]),  # JsonSchemaStore io-package's news
+    ({"type": "object", "properties": {"a": {}}, "minProperties": 1}, "minProperties", RESAMPLE, [{"a": 1}, {}], []),
     ({"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 0}]}, "anyOf", MASK, ["s", 3], [-1, None]),
     ({"oneOf": [{"type": "string"}, {"type": "null"}]}, "oneOf", MASK, ["s", None], [1]),
     ({"oneOf": [{"type": "integer"}, {"type": "number"}]}, "oneOf", RESAMPLE, [1, 1.5], []),

@@ -701,13 +701,22 @@ class _Compiler:
         if patterns and (props or trim):
             self.record(ptr, "patternProperties", MASK, "applied to the named members; no other keys are generated")
         body = rx.object_members(members, self.limits.optional_start_size)
-        most: int | None = len(members)
-        if pair is not None:
+        least, most = len(required), len(members)
+        if pair is not None and members:
             more = self.free_count(0)
             most = None if more is None else most + more
-            body = (rx.seq(body, rx.repeat(rx.seq(rx.literal(","), pair), 0, more)) if members
-                    else rx.array_items([], 0, pair, 0, more))
-        self.object_counts(schema, ptr, len(required), most)
+            body = rx.seq(body, rx.repeat(rx.seq(rx.literal(","), pair), 0, more))
+        elif pair is not None:  # a map: its member count is the number of free pairs
+            least = _count(schema.get("minProperties"), 0)
+            most = self.free_count(least)
+            cap = _count(schema.get("maxProperties"), None)
+            if cap is not None:
+                if cap < least:
+                    self.fail(ptr, "maxProperties", "maxProperties is below minProperties")
+                    return None
+                most = cap if most is None else min(most, cap)
+            body = rx.array_items([], 0, pair, least, most)
+        self.object_counts(schema, ptr, least, most)
         return rx.seq(rx.literal("{"), body, rx.literal("}"))
 
     def member_schema(self, name: str, props: dict[str, Any], extra: Any, patterns: dict[str, Any], ptr: str) -> Any:
@@ -753,7 +762,8 @@ class _Compiler:
         return frag
 
     def object_counts(self, schema: dict[str, Any], ptr: str, least: int, most: int | None) -> None:
-        """minProperties/maxProperties: masked when the members the mask allows already keep them."""
+        """minProperties/maxProperties: masked when the members the mask allows already keep them
+        (a repeated key, which JSON parsers collapse into one, is caught by the check after decoding)."""
         for key, holds in (("minProperties", lambda n: least >= n), ("maxProperties", lambda n: most is not None and most <= n)):
             if key in schema:
                 ok = holds(schema[key])
