@@ -126,7 +126,7 @@ PATTERNS = [
     r"^[A-Z]{2}-\d{3}$", r"^[a-z]+$", r"^(yes|no)$", r"[0-9]", r"^\d{4}$", r"x+y?", r"^\D+$", r"^\W\w$",
     r"^\S+@\S+$", r"^[^\d\s]{1,3}$", r"^[^abc]$", r"^[^\D]$", r"^.{2,5}$", r"ab|^c", r"^a|b$", r"^$",
     r'^["\\]+$', r"^[\t\n]x$", r"^(?:ab)+c*$", r"^[\u4e00-\u9fa5]{1,2}$", r"^[-&~|]+$", r"^\.\*\+\?$",
-    r"^[^\x00-\x7f]$", r"^a{2}b{1,3}c{2,}$",
+    r"^[^\x00-\x7f]$", r"^a{2}b{1,3}c{2,}$", r"^([^,]+(,|$)){3,}$", r"^(a|$)b?$", r"x(y|$)", r"^(\d+(\.|$)){2}$",
 ]
 
 
@@ -181,6 +181,17 @@ def test_unanchored_patterns_that_cannot_fit_leave_lengths_to_resampling(pattern
 def test_unbounded_repeats_are_cut_to_fit_max_length() -> None:
     fragment, fits = rx.pattern_string("^[a-z]+$", rx.PatternLimits(8, 64, 64), (0, 10))
     assert fits and fragment.re == '"[a-z]{1,10}"'
+
+
+@pytest.mark.parametrize(("pattern", "accepted", "refused"), [
+    (r"^([^,]+(,|$)){3,}$", ["a,b,c", "a,b,c,", "a,b,c,d"], ["a,b", "a,b,", "a,,b,c"]),  # JsonSchemaStore catalogue tags
+    (r"^(a|$)b?$", ["", "a", "ab"], ["b", "aa"]),
+    (r"^(\d+(\.|$)){2}$", ["1.2", "1.2."], ["1", "1.2.3"]),
+])
+def test_end_anchors_inside_a_pattern_are_masked(pattern: str, accepted: list[str], refused: list[str]) -> None:
+    dfa = LazyDFA(rx.pattern_string(pattern, LIMITS)[0].re)
+    assert all(dfa.accepts(json.dumps(text)) for text in accepted)
+    assert not any(dfa.accepts(json.dumps(text)) for text in refused)
 
 
 @pytest.mark.parametrize("pattern", [r"(a)\1", r"(?=a)b", r"(?i)abc", r"\bword", r"a{100}", r"(?<!x)y"])

@@ -698,10 +698,61 @@ class _Emitter:
             items, right = items[:-1], False
         if len(items) == 1 and items[0][0] is C.BRANCH:
             return alt(*(self.anchored(list(b), left, right) for b in items[0][1][1]))
+        if _has_anchor(items):  # `$` inside, as in ^([^,]+(,|$)){3,}$: matches that use it end the string
+            through, ending = self.ending(items)
+            parts = [] if through is None else [seq(through, self.free) if right else through]
+            parts += [] if ending is None else [ending]
+            if not parts:
+                raise PatternUnsupported("no string matches the pattern")
+            body = alt(*parts)
+            return seq(self.free, body) if left and not right else body
         body = self.emit(items)
         if right:
             return seq(body, self.free)
         return seq(self.free, body) if left else body
+
+    def ending(self, items: list) -> tuple[Frag | None, Frag | None]:
+        """A sequence with end anchors inside, as two fragments: the matches that use no ``$``,
+        and those that use one (nothing may follow them). None stands for no match at all."""
+        through: Frag | None = EMPTY
+        ending: Frag | None = None
+        for op, arg in items:
+            item_through, item_ending = self.ending_one(op, arg)
+            after_end = ending if ending is not None and _width([(op, arg)])[0] == 0 else None  # must match empty
+            via_item = None if through is None or item_ending is None else seq(through, item_ending)
+            ending = _alt_of(after_end, via_item)
+            through = None if through is None or item_through is None else seq(through, item_through)
+        return through, ending
+
+    def ending_one(self, op: Any, arg: Any) -> tuple[Frag | None, Frag | None]:
+        if op is C.AT:
+            if arg in _ENDS:
+                return None, EMPTY
+            raise PatternUnsupported(f"the anchor {str(arg).lower()} is only supported at the start")
+        if not _has_anchor([(op, arg)]):
+            return self.one(op, arg), None
+        if op is C.BRANCH:
+            pairs = [self.ending(list(b)) for b in arg[1]]
+            return _alt_of(*(t for t, _ in pairs)), _alt_of(*(e for _, e in pairs))
+        if op is C.SUBPATTERN:
+            if arg[1] or arg[2]:
+                raise PatternUnsupported("inline flags are not supported in the mask")
+            through, ending = self.ending(list(arg[3]))
+            return (None if through is None else _wrap(through)), (None if ending is None else _wrap(ending))
+        if op in _REPEATS:
+            lo, hi, body = arg
+            high = None if hi is C.MAXREPEAT else hi
+            through, ending = self.ending(list(body))
+            whole = (EMPTY if lo == 0 else None) if through is None else repeat(_wrap(through), lo, high)
+            if ending is None or high == 0:
+                return whole, None
+            # the iteration that meets `$` is the last non-empty one; any after it match empty
+            first = 0 if _width(list(body))[0] == 0 else max(0, lo - 1)
+            last = None if high is None else high - 1
+            if through is None:
+                return whole, ending if first == 0 else None
+            return whole, seq(repeat(_wrap(through), first, last), ending)
+        raise PatternUnsupported(f"{str(op).lower()} is not supported in the mask")
 
     def emit(self, items: list) -> Frag:
         return seq(*(self.one(op, arg) for op, arg in items)) if items else EMPTY
@@ -725,6 +776,12 @@ class _Emitter:
             lo, hi, body = arg
             return repeat(_wrap(self.emit(list(body))), lo, None if hi is C.MAXREPEAT else hi)
         raise PatternUnsupported(f"{str(op).lower()} is not supported in the mask")
+
+
+def _alt_of(*frags: Frag | None) -> Frag | None:
+    """The alternation of the fragments given (None where none is)."""
+    present = [f for f in frags if f is not None]
+    return alt(*present) if present else None
 
 
 def _class_ranges(items: list) -> Ranges:
