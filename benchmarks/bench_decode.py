@@ -2,10 +2,10 @@
 
     .venv/bin/python benchmarks/bench_decode.py [--schema product_review --schema invoice ...]
 
-`formatlock bench` times whole calls, prompt prefill included, so short constrained outputs look
-slow next to free text that runs to the budget. This isolates decoding: each schema is run once to
-compile and cache the prompt, then timed over N outputs on the same prompt; the baseline is
-llama-cpp-python's own sampler on the same prompt and model, in the same run.
+`formatlock bench` compares paths in separate worker processes. This checks its decoding figure in
+one process: each schema is run once to compile and cache the prompt, then timed over N outputs
+on the same prompt; the baseline is llama-cpp-python's own sampler on the same prompt and model,
+in the same run.
 """
 
 from __future__ import annotations
