@@ -425,3 +425,18 @@ def test_conditional_on_free_text_resamples_only_the_other_values_branch() -> No
     compiled = compile_schema(CONDITIONAL_ON_STRING, SMALL)
     resampled = {(u.pointer, u.keyword) for u in compiled.uses if u.enforcement != MASK}
     assert resampled == {("/anyOf/1/properties/kind", "not")}
+
+
+def test_an_optional_property_without_its_own_branch_joins_the_values_with_the_same_outcome() -> None:
+    compiled = compile_schema(CONDITIONAL_ON_OPTIONAL_FLAG)
+    branches = {u.pointer.split("/")[2] for u in compiled.uses if u.pointer.startswith("/anyOf/")}
+    assert branches == {"0", "1"}  # flag true; flag false or absent (not three branches)
+
+
+def test_a_map_trimmed_by_the_size_budget_keeps_its_minimum_members() -> None:
+    schema = {"type": "object", "required": ["m"], "properties": {
+        "m": {"type": "object", "additionalProperties": {"type": "integer"}, "minProperties": 2}}}
+    compiled = compile_schema(schema, Limits(optional_depth=1))
+    assert uses(compiled)[("/properties/m", "minProperties")] == MASK
+    assert matches(compiled, {"m": {"a": 1, "b": 2}})
+    assert not matches(compiled, {"m": {}}) and not matches(compiled, {"m": {"a": 1}})

@@ -70,15 +70,18 @@ def branches(
     groups: dict[tuple[bool, ...], list[Any]] = {}
     for value in values:
         groups.setdefault(tuple(json_key(value) in m for m in members), []).append(value)
-    present = {"required": [name]} if optional else {}
-    out = [_branch({**present, "properties": {name: {"enum": group}}},
-                   [c.then if met else c.otherwise for c, met in zip(conditionals, signature)])
-           for signature, group in groups.items()]
+    alternatives = [(signature, {"enum": group}) for signature, group in groups.items()]
     if open_ended:  # values no test names fail every test, since each test is a list of values
-        out.append(_branch({**present, "properties": {name: {"not": {"enum": values}}}},
-                           [c.otherwise for c in conditionals]))
-    if optional:
-        out.append(_branch({"properties": {name: False}}, [c.otherwise if c.requires else c.then for c in conditionals]))
+        alternatives.append((tuple(False for _ in conditionals), {"not": {"enum": values}}))
+    # Without the property, a test passes unless it requires it. The branch of values with the same
+    # outcome also takes that case (it does not require the property); else it gets its own branch.
+    absent = tuple(not c.requires for c in conditionals) if optional else None
+    out = [_branch({**({"required": [name]} if optional and signature != absent else {}),
+                    "properties": {name: value}},
+                   [c.then if met else c.otherwise for c, met in zip(conditionals, signature)])
+           for signature, value in alternatives]
+    if absent is not None and all(signature != absent for signature, _ in alternatives):
+        out.append(_branch({"properties": {name: False}}, [c.then if met else c.otherwise for c, met in zip(conditionals, absent)]))
     return out
 
 

@@ -697,8 +697,9 @@ class _Compiler:
         if left_out:
             why = "nested too deep for the size budget" if trim else "no value within the bounds"
             self.record(ptr, "properties", MASK, f"left out of the mask ({why}): " + ", ".join(left_out))
-        pair = None if props or trim else self.free_member(extra, patterns, ptr)
-        if patterns and (props or trim):
+        needed = _count(schema.get("minProperties"), 0) if not props else 0  # a trimmed map still needs these
+        pair = None if props or (trim and not needed) else self.free_member(extra, patterns, ptr)
+        if patterns and (props or (trim and not needed)):
             self.record(ptr, "patternProperties", MASK, "applied to the named members; no other keys are generated")
         body = rx.object_members(members, self.limits.optional_start_size)
         least, most = len(required), len(members)
@@ -707,8 +708,8 @@ class _Compiler:
             most = None if more is None else most + more
             body = rx.seq(body, rx.repeat(rx.seq(rx.literal(","), pair), 0, more))
         elif pair is not None:  # a map: its member count is the number of free pairs
-            least = _count(schema.get("minProperties"), 0)
-            most = self.free_count(least)
+            least = needed
+            most = least if trim else self.free_count(least)
             cap = _count(schema.get("maxProperties"), None)
             if cap is not None:
                 if cap < least:
