@@ -5,8 +5,9 @@ requiring ``P``) is, on objects, the same constraint as choosing ``P``'s value f
 values ``S`` accepts ``then`` applies, for the others ``else``; without ``P``, ``then`` unless the
 test requires ``P``. When ``P``'s values are finite (its own ``enum``/``const``, a boolean, or
 else the values the tests name plus "any other value"), several such conditionals become one
-``anyOf`` with a branch per group of values meeting the same tests (and one without ``P`` when
-``P`` is optional). The rewrite is exact, so the branches are masked, not checked after decoding.
+``anyOf`` with a branch per group of values meeting the same tests; objects without an optional
+``P`` join the branch with their outcome, or get one of their own. The rewrite is exact, so the
+branches are masked, not checked after decoding.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def branches(
     """The ``anyOf`` branches equal to ``conditionals`` on objects.
 
     ``values`` are the property's possible values, or (``open_ended``) the ones the tests name,
-    with one more branch for every other value; an ``optional`` property gets a branch without it.
+    with one more branch for every other value; an ``optional`` property may also be absent.
     ``accepts(values, schema)`` returns those of ``values`` valid against ``schema`` (None when it
     cannot tell, and then nothing is rewritten).
     """

@@ -45,9 +45,10 @@ class _Engine:
     def _prefill(self, tokens: list[int]) -> float:
         """Evaluate the prompt into the KV cache and return the seconds it took.
 
-        As every path does on its own, the prefix left in the cache by the previous call is kept
-        (the schema instruction leads the prompt); the call that follows finds the whole prompt
-        cached and times decoding alone.
+        The prefix left in the cache by the previous call is kept, as formatlock and llama-cpp-python's
+        completion do (the schema instruction leads the prompt; Outlines resets the context after
+        each call, so nothing is left). The call that follows finds the whole prompt cached and
+        times decoding alone.
         """
         started = time.perf_counter()
         self.model.llm.eval(self.model.keep_prefix(tokens))
