@@ -418,9 +418,9 @@ class _Compiler:
         if not found:
             return None
         view = {k: v for k, v in schema.items() if k not in ("if", "then", "else", "allOf")}
-        for i, part in enumerate(parts):
+        for i in range(len(parts)):
             if i not in found:
-                view = merge_schemas(view, self.follow(part))[0]
+                view = merge_schemas(view, candidates[i])[0]
         if not isinstance(view, dict) or self.types(view) != ["object"]:
             return None
         required = view.get("required") if isinstance(view.get("required"), list) else []

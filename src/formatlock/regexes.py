@@ -735,9 +735,7 @@ class _Emitter:
             pairs = [self.ending(list(b)) for b in arg[1]]
             return _alt_of(*(t for t, _ in pairs)), _alt_of(*(e for _, e in pairs))
         if op is C.SUBPATTERN:
-            if arg[1] or arg[2]:
-                raise PatternUnsupported("inline flags are not supported in the mask")
-            through, ending = self.ending(list(arg[3]))
+            through, ending = self.ending(_group_items(arg))
             return (None if through is None else _wrap(through)), (None if ending is None else _wrap(ending))
         if op in _REPEATS:
             lo, hi, body = arg
@@ -769,13 +767,18 @@ class _Emitter:
         if op is C.BRANCH:
             return alt(*(self.emit(list(b)) for b in arg[1]))
         if op is C.SUBPATTERN:
-            if arg[1] or arg[2]:
-                raise PatternUnsupported("inline flags are not supported in the mask")
-            return _wrap(self.emit(list(arg[3])))
+            return _wrap(self.emit(_group_items(arg)))
         if op in _REPEATS:
             lo, hi, body = arg
             return repeat(_wrap(self.emit(list(body))), lo, None if hi is C.MAXREPEAT else hi)
         raise PatternUnsupported(f"{str(op).lower()} is not supported in the mask")
+
+
+def _group_items(arg: Any) -> list:
+    """The parsed items inside a group, which must carry no inline flags."""
+    if arg[1] or arg[2]:
+        raise PatternUnsupported("inline flags are not supported in the mask")
+    return list(arg[3])
 
 
 def _alt_of(*frags: Frag | None) -> Frag | None:
