@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import (
+from .formats import defer_slow_imports
+
+defer_slow_imports()  # before anything imports jsonschema: its `iri` checker loads at first use
+
+from .errors import (  # noqa: E402 - after the deferral above
     CompileError,
     DecodingError,
     EnforcementError,
@@ -20,9 +24,9 @@ from .errors import (
     UnsupportedSchemaError,
     UsageError,
 )
-from .enforce import enforce  # eager: a lazy attribute would be shadowed by the submodule
-from .schemas import Schema, load_schema
-from .validation import Validator
+from .enforce import enforce  # noqa: E402 - eager: a lazy attribute would be shadowed by the submodule
+from .schemas import Schema, load_schema  # noqa: E402
+from .validation import Validator  # noqa: E402
 
 __all__ = [
     "CompileError", "DecodingError", "EnforcementError", "FormatlockError", "InputError", "ModelError",

@@ -19,7 +19,7 @@ JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 STDIN = "-"
 
 
-@dataclass
+@dataclass(slots=True)
 class Document:
     """One document: where it came from, and its parsed value or why it could not be parsed."""
 
@@ -61,12 +61,15 @@ def _lines(name: str, handle: IO[bytes]) -> Iterator[Document]:
     try:
         for number, raw in enumerate(handle, 1):
             if raw.strip():
-                yield _parse(name, number, raw)
+                yield _parse(name, number, raw, one_line=True)
     except OSError as exc:
         raise InputError(f"cannot read {name}: {exc.strerror}") from None
 
 
-def _parse(name: str, line: int, raw: bytes) -> Document:
+def _parse(name: str, line: int, raw: bytes, one_line: bool = False) -> Document:
+    """One document; a JSONL line (``one_line``) is reported at its own line, a cut-off one too."""
+    if one_line:
+        raw = raw.rstrip(b"\r\n")
     if not raw.strip():
         return Document(name, line, error="empty: no JSON document")
     try:
@@ -77,6 +80,8 @@ def _parse(name: str, line: int, raw: bytes) -> Document:
         return Document(name, line, value=json.loads(text))
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}" if exc.lineno > 1 else f"column {exc.colno}"
+        if exc.pos >= len(text.rstrip()):
+            where += ", the document is cut off"
         return Document(name, line + exc.lineno - 1, error=f"not valid JSON: {exc.msg} ({where})")
     except RecursionError:
         return Document(name, line, error="not valid JSON: nesting too deep")

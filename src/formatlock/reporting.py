@@ -9,6 +9,8 @@ from typing import Callable
 from .documents import Document
 from .errors import Issue
 
+MAX_MESSAGE = 400  # characters of one message; a 10 MB value is cut in the middle, not echoed whole
+
 
 @dataclass
 class Tally:
@@ -22,13 +24,22 @@ class Tally:
         return f"{self.documents} {noun}, {self.invalid} invalid"
 
 
-def report(document: Document, issues: list[Issue], output: str, echo: Callable[[str], None], tally: Tally) -> None:
-    """Print one document's result in the chosen format and count it."""
+def shorten(message: str, limit: int = MAX_MESSAGE) -> str:
+    """``message`` with its middle cut where it is longer than ``limit`` characters."""
+    if len(message) <= limit:
+        return message
+    head, tail = limit * 2 // 3, limit // 4
+    return f"{message[:head]} ... [{len(message) - head - tail:,} characters cut] ... {message[-tail:]}"
+
+
+def report(document: Document, issues: list[Issue], output: str, write: Callable[[str], object], tally: Tally) -> None:
+    """Write one document's result (newline-terminated lines) in the chosen format and count it."""
     tally.documents += 1
     tally.invalid += bool(issues)
     if output == "json":
-        echo(json.dumps({"file": document.file, "line": document.line, "valid": not issues,
-                         "errors": [i.as_dict() for i in issues]}, ensure_ascii=False))
+        errors = [{"pointer": i.pointer, "keyword": i.keyword, "message": shorten(i.message)} for i in issues]
+        write(json.dumps({"file": document.file, "line": document.line, "valid": not issues, "errors": errors},
+                         ensure_ascii=False) + "\n")
         return
     for issue in issues:
-        echo(f"{document.file}:{document.line}: {issue.pointer or '/'}: {issue.message}")
+        write(f"{document.file}:{document.line}: {issue.pointer or '/'}: {shorten(issue.message)}\n")

@@ -17,7 +17,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from .errors import SchemaError
 
@@ -141,23 +141,29 @@ def _checked(document: Any, name: str, source: str, pydantic_model: type | None 
 
 
 def check_schema(document: Any, source: str = "schema") -> None:
-    """Meta-validate against the schema's own draft and refuse remote references."""
+    """Meta-validate against the schema's own draft; every reference must resolve inside it."""
     from jsonschema.exceptions import SchemaError as MetaError
 
     if not isinstance(document, (dict, bool)):
         raise SchemaError(f"{source}: a schema must be a JSON object or boolean, not {type(document).__name__}")
-    canonical = json.dumps(document, sort_keys=True)
+    try:
+        canonical = json.dumps(document, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(f"{source}: not a JSON document: {exc}") from None
+    except RecursionError:
+        raise SchemaError(f"{source}: the schema nests too deeply") from None
     if canonical in _CHECKED:
         return
     cls = validator_class(document, source)
     try:
         cls.check_schema(document)
+        for pointer, ref, base, keyword in iter_refs(document, base=_base_uri(document)):
+            _check_ref_resolves(document, ref, base, pointer, keyword, source)
     except MetaError as exc:
         pointer = "/" + "/".join(str(p) for p in exc.absolute_path)
         raise SchemaError(f"{source}: invalid schema at {pointer}: {exc.message}") from None
-    for pointer, ref, base in iter_refs(document, base=_base_uri(document)):
-        if not ref.startswith("#"):
-            _check_ref_is_local(document, ref, base, pointer, source)
+    except RecursionError:
+        raise SchemaError(f"{source}: the schema nests too deeply to be checked (Python's recursion limit)") from None
     _CHECKED.add(canonical)
 
 
@@ -167,6 +173,8 @@ def validator_class(document: Any, source: str = "schema") -> type:
 
     if isinstance(document, dict) and "$schema" in document:
         uri = document["$schema"]
+        if not isinstance(uri, str):
+            raise SchemaError(f"{source}: $schema must be a URI string, not {json.dumps(uri)[:80]}")
         cls = validators.validator_for(document, default=None)  # type: ignore[arg-type]
         if cls is None:
             raise SchemaError(f"{source}: unknown $schema {uri!r}")
@@ -174,14 +182,14 @@ def validator_class(document: Any, source: str = "schema") -> type:
     return validators.validator_for({"$schema": DEFAULT_DRAFT_URI})
 
 
-def iter_refs(node: Any, pointer: str = "", base: str = "") -> Iterator[tuple[str, str, str]]:
-    """Every ``$ref`` with the JSON pointer of the object holding it and its base URI (from ``$id``)."""
+def iter_refs(node: Any, pointer: str = "", base: str = "") -> Iterator[tuple[str, str, str, str]]:
+    """Every ``$ref``/``$dynamicRef``: the pointer of the object holding it, the ref, its base URI, the keyword."""
     if isinstance(node, dict):
         if isinstance(node.get("$id"), str) and pointer:
             base = urljoin(base, node["$id"])
-        ref = node.get("$ref")
-        if isinstance(ref, str):
-            yield pointer, ref, base
+        for keyword in ("$ref", "$dynamicRef"):
+            if isinstance(node.get(keyword), str):
+                yield pointer, node[keyword], base, keyword
         for key, value in node.items():
             if key in ("enum", "const", "examples", "default"):
                 continue
@@ -196,16 +204,22 @@ def pointer_token(token: Any) -> str:
     return str(token).replace("~", "~0").replace("/", "~1")
 
 
-def _check_ref_is_local(document: Any, ref: str, base: str, pointer: str, source: str) -> None:
-    from referencing.exceptions import Unresolvable
+def _check_ref_resolves(document: Any, ref: str, base: str, pointer: str, keyword: str, source: str) -> None:
+    from referencing.exceptions import PointerToNowhere, Unresolvable
 
+    where = f"{keyword} {ref!r} at {pointer or '/'}"
     try:
         local_registry(document).resolver(base).lookup(ref)
+    except PointerToNowhere:
+        raise SchemaError(f"{source}: {where} points to nothing in the schema") from None
     except Unresolvable:
-        raise SchemaError(
-            f"{source}: remote $ref {ref!r} at {pointer or '/'} is not fetched; "
-            "formatlock resolves only local references and bundled metaschemas"
-        ) from None
+        if ref.startswith("#"):
+            raise SchemaError(f"{source}: {where} names no anchor or place in the schema") from None
+        if urlsplit(ref).scheme in ("", "file"):
+            raise SchemaError(f"{source}: {where} names another file; formatlock resolves references inside "
+                              "the schema only: move that schema into $defs") from None
+        raise SchemaError(f"{source}: remote {where} is not fetched; formatlock resolves only local "
+                          "references and bundled metaschemas") from None
 
 
 def local_registry(document: Any):  # noqa: ANN201 - a referencing.Registry
@@ -232,5 +246,5 @@ def _base_uri(document: Any) -> str:
     if isinstance(document, dict):
         for key in ("$id", "id"):
             if isinstance(document.get(key), str):
-                return document[key]
+                return document[key].removesuffix("#")  # an empty fragment names the same resource
     return "urn:formatlock:schema"

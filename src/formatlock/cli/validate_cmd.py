@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from ..errors import Issue
@@ -14,14 +16,19 @@ from .options import schema_option
               help="text: FILE:LINE: /pointer: message lines and a summary; json: one object per document.")
 @click.option("--no-formats", is_flag=True, help="Do not assert `format` (date, email, uuid, ...).")
 @click.option("--max-errors", type=click.IntRange(min=1), metavar="N", help="Report at most N errors per document.")
+@click.option("--require-documents", is_flag=True,
+              help="Fail (exit 1) when the input holds no document at all, e.g. an empty JSONL from a job that died.")
 @click.argument("files", nargs=-1, metavar="[FILE ...]")
-def command(schema_ref: str, output: str, no_formats: bool, max_errors: int | None, files: tuple[str, ...]) -> None:
+def command(schema_ref: str, output: str, no_formats: bool, max_errors: int | None, require_documents: bool,
+            files: tuple[str, ...]) -> None:
     """Validate documents against a JSON Schema.
 
     FILE.json is one document; FILE.jsonl / FILE.ndjson is one document per line (blank lines
     skipped); '-' or no FILE reads JSONL from stdin. The schema's $schema picks the draft
     (default 2020-12) and the schema is meta-validated first. Formats are asserted unless
     --no-formats. $ref is resolved locally only: a remote $ref is an error, never fetched.
+    Input with no document at all is reported on stderr; --require-documents makes it fail.
+    jsonschema-rs decides validity; python-jsonschema words the errors.
 
     \b
     Examples:
@@ -32,7 +39,7 @@ def command(schema_ref: str, output: str, no_formats: bool, max_errors: int | No
     \b
     Exit codes:
       0  every document is valid
-      1  at least one document is invalid or unparsable
+      1  at least one document is invalid or unparsable (or none, with --require-documents)
       2  usage error, unreadable file, invalid schema
     """
     from ..documents import iter_documents
@@ -42,12 +49,21 @@ def command(schema_ref: str, output: str, no_formats: bool, max_errors: int | No
 
     validator = Validator(load_schema(schema_ref), formats=not no_formats)
     tally = Tally()
-    for document in iter_documents(list(files)):
-        if document.error is not None:
-            issues = [Issue("", "json", document.error)]
-        else:
-            issues = validator.errors(document.value, limit=max_errors)
-        report(document, issues, output, click.echo, tally)
+    stdout = sys.stdout  # buffered when not a terminal: one write per line, one flush at the end
+    write = stdout.write if not stdout.isatty() else lambda line: click.echo(line, nl=False)
+    try:
+        for document in iter_documents(list(files)):
+            if document.error is not None:
+                issues = [Issue("", "json", document.error)]
+            else:
+                issues = validator.errors(document.value, limit=max_errors)
+            report(document, issues, output, write, tally)
+    finally:
+        stdout.flush()
     if output == "text":
         click.echo(tally.summary())
+    if not tally.documents:
+        click.echo("formatlock: warning: no documents in the input" +
+                   ("" if require_documents else " (--require-documents makes this fail)"), err=True)
+        raise SystemExit(1 if require_documents else 0)
     raise SystemExit(1 if tally.invalid else 0)
