@@ -307,6 +307,22 @@ def test_keyword(schema: dict[str, Any], keyword: str, enforcement: str, inside:
         assert not matches(compiled, value), value
 
 
+@pytest.mark.parametrize("lo, hi", [(0, 10), (0, 64), (0, 65), (0, 80), (0, 100), (0, 200), (5, 205), (50, 250)])
+def test_every_max_length_within_the_free_allowance_is_masked_exactly(lo: int, hi: int) -> None:
+    # 65..minLength+200 used to be resampled: a Pydantic max_length=80 ran past 1,000 characters.
+    compiled = compile_schema({"type": "string", "minLength": lo, "maxLength": hi})
+    assert uses(compiled)[("", "maxLength")] == MASK
+    assert matches(compiled, "x" * hi) and matches(compiled, "é" * hi) and matches(compiled, "x" * max(lo, 1))
+    assert not matches(compiled, "x" * (hi + 1))
+
+
+@pytest.mark.parametrize("hi", [256, 1000, 100_000])
+def test_a_max_length_past_the_free_allowance_is_masked_narrower(hi: int) -> None:
+    compiled = compile_schema({"type": "string", "maxLength": hi})
+    assert uses(compiled)[("", "maxLength")] == MASK
+    assert matches(compiled, "x" * 200) and not matches(compiled, "x" * 201)
+
+
 def test_recursive_ref_is_unrolled_and_stays_valid() -> None:
     schema = _recursive({"type": "integer"})
     compiled = compile_schema(schema)

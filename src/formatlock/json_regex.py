@@ -578,6 +578,8 @@ class _Compiler:
             lo = 0
         elif self.limits.free_string_chars is not None and (hi is None or hi > lo + self.limits.free_string_chars):
             return self.bounded_string(schema, ptr, lo)
+        elif self.limits.free_string_chars is not None:
+            top = hi  # within the free allowance: masked exactly, no dearer than a free string
         else:
             top = hi if hi is not None and hi <= cap else None
         if "minLength" in schema and lo <= cap:
