@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import FormatlockError, Issue
+from .errors import FormatlockError, InputError, Issue
 from .schemas import Schema, load_schema
 
 MODES = ("prompt", "wrap", "fallback")
@@ -176,7 +176,7 @@ class CallLog:
             where.append("a.attempt = 1")
         if not self.path.exists():
             return
-        with closing(self._connect()) as conn:
+        with self._readable(), closing(self._connect()) as conn:
             cursor = conn.execute(
                 "SELECT a.call_id, a.attempt, a.mode, a.schema_id, a.function, a.prompt, a.output, a.valid, "
                 "a.errors, a.document, a.model, a.latency, a.created, s.title FROM attempts a "
@@ -192,7 +192,7 @@ class CallLog:
             return []
         wanted = None if schema_ids is None else list(schema_ids)
         where = "" if wanted is None else f"WHERE s.id IN ({', '.join('?' * len(wanted))})"
-        with closing(self._connect()) as conn:
+        with self._readable(), closing(self._connect()) as conn:
             rows = conn.execute(
                 "SELECT s.id, s.name, s.title, COUNT(DISTINCT a.call_id), "
                 "COUNT(DISTINCT CASE WHEN a.valid THEN a.call_id END), COUNT(*), TOTAL(a.valid), "
@@ -207,7 +207,7 @@ class CallLog:
         """Every schema that has been logged, with its document."""
         if not self.path.exists():
             return []
-        with closing(self._connect()) as conn:
+        with self._readable(), closing(self._connect()) as conn:
             rows = conn.execute("SELECT id, name, title, document FROM schemas ORDER BY title, id").fetchall()
         return [LoggedSchema(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
 
@@ -244,6 +244,14 @@ class CallLog:
             if extra is not None:  # another thread got there first
                 extra.close()
         return conn
+
+    @contextmanager
+    def _readable(self) -> Iterator[None]:
+        """Reading a file that is not a call log (corrupt, truncated, another format) is an InputError."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"cannot read the call log {self.path}: {exc}; move the file aside to start a new log") from None
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

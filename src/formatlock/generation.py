@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -93,8 +93,12 @@ def run(
     seed: int | None = None,
     retries: int | None = None,
     timeout: float | None = None,
+    on_result: Callable[[Result], object] | None = None,
 ) -> list[Result]:
     """Produce ``n`` outputs that pass ``constraint``'s check, or raise EnforcementError.
+
+    ``on_result`` is called with each output as soon as it is done, so a caller can hand it on
+    before the rest are made (and keep it if they never are).
 
     ``timeout`` bounds the seconds spent on each output, attempts included (default 300,
     ``FORMATLOCK_TIMEOUT``); an output still running then is closed as fast as the constraint
@@ -125,6 +129,8 @@ def run(
                 if not issues:
                     results.append(Result(value, decoded.text, attempts, loaded.name, time.perf_counter() - started,
                                           decoded.tokens, decoded.model_steps))
+                    if on_result is not None:
+                        on_result(results[-1])
                     break
                 if time.monotonic() > deadline:
                     break

@@ -248,3 +248,51 @@ def _base_uri(document: Any) -> str:
             if isinstance(document.get(key), str):
                 return document[key].removesuffix("#")  # an empty fragment names the same resource
     return "urn:formatlock:schema"
+
+
+# Keywords with no validation function that a schema may still carry (annotations, identifiers,
+# content vocabulary): not typos.
+_ANNOTATIONS = frozenset({
+    "$schema", "$id", "id", "$anchor", "$dynamicAnchor", "$recursiveAnchor", "$defs", "definitions", "$comment",
+    "$vocabulary", "title", "description", "default", "examples", "readOnly", "writeOnly", "deprecated",
+    "contentMediaType", "contentEncoding", "contentSchema", "format",
+})
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
+_SCHEMA_VALUES = ("not", "if", "then", "else", "additionalProperties", "additionalItems", "contains", "propertyNames",
+                  "unevaluatedProperties", "unevaluatedItems", "items", "contentSchema")
+
+
+def unknown_keywords(document: Any) -> list[tuple[str, str, str | None]]:
+    """Keywords the schema's draft does not know, as (pointer, keyword, closest known keyword or None).
+
+    JSON Schema ignores them, so a typo such as ``maxLenght`` silently constrains nothing.
+    """
+    import difflib
+
+    known = set(validator_class(document).VALIDATORS) | _ANNOTATIONS
+    found: list[tuple[str, str, str | None]] = []
+
+    def walk(node: Any, pointer: str) -> None:
+        if not isinstance(node, dict):
+            return
+        for key in node:
+            if key not in known and not key.startswith("x-"):
+                close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
+                found.append((pointer, key, close[0] if close else None))
+        for key in _SCHEMA_MAPS:
+            if isinstance(node.get(key), dict):
+                for name, child in node[key].items():
+                    walk(child, f"{pointer}/{pointer_token(key)}/{pointer_token(name)}")
+        for key in _SCHEMA_LISTS:
+            if isinstance(node.get(key), list):
+                for i, child in enumerate(node[key]):
+                    walk(child, f"{pointer}/{key}/{i}")
+        for key in _SCHEMA_VALUES:
+            walk(node.get(key), f"{pointer}/{pointer_token(key)}")
+        if isinstance(node.get("dependencies"), dict):  # draft 7: schemas or lists of names
+            for name, child in node["dependencies"].items():
+                walk(child, f"{pointer}/dependencies/{pointer_token(name)}")
+
+    walk(document, "")
+    return found

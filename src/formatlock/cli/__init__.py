@@ -12,6 +12,9 @@ import click
 from ..errors import FormatlockError
 
 
+INTERRUPTED = 130  # the shell's convention for a run stopped by SIGINT (128 + 2)
+
+
 class _Group(click.Group):
     """A click group that turns formatlock errors into one line and an exit code."""
 
@@ -21,6 +24,9 @@ class _Group(click.Group):
         except FormatlockError as exc:
             click.echo(f"formatlock: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:  # what was finished has been written already; the code says why it stopped
+            click.echo("formatlock: interrupted", err=True)
+            ctx.exit(INTERRUPTED)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -33,6 +39,7 @@ def cli() -> None:
       0  success
       1  the output/documents did not meet the schema (see each command)
       2  usage error, bad schema, unreadable input or model
+      130  interrupted (Ctrl-C); what was finished before it is kept
     """
 
 

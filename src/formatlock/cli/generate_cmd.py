@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -50,11 +51,13 @@ def command(
     \b
     Exit codes:
       0  all N outputs produced and valid
-      1  the guarantee could not be met (unsupported schema, compile bound, retries exhausted)
+      1  the guarantee could not be met (unsupported schema, compile bound, retries exhausted);
+         the outputs finished before it are printed
       2  usage error, bad schema, unknown or unreadable model
+      130  interrupted (Ctrl-C): the outputs finished before it are printed
     """
     from .. import constraints
-    from ..generation import run
+    from ..generation import Result, run
 
     given = [x for x in (schema_ref, regex, choices or None) if x]
     if len(given) != 1:
@@ -65,10 +68,13 @@ def command(
         constraint = constraints.for_regex(regex)
     else:
         constraint = constraints.for_choice(list(choices))
-    results = run(constraint, prompt, model=model, n=n, max_tokens=max_tokens, temperature=temperature,
-                  seed=seed, retries=retries)
-    for result in results:
+
+    def emit(result: Result) -> None:  # each output is printed when done: an interruption keeps it
         if constraint.kind == "schema":
             click.echo(json.dumps(json.loads(result.text), separators=(",", ":"), ensure_ascii=False))
         else:
             click.echo(result.text)
+        sys.stdout.flush()
+
+    run(constraint, prompt, model=model, n=n, max_tokens=max_tokens, temperature=temperature, seed=seed,
+        retries=retries, on_result=emit)

@@ -18,7 +18,25 @@ inputs_option = click.option(
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar (it is shown on a terminal only).")
 
 
+class _Lines:
+    """Progress as one ``label: done/total`` line per step on stderr, for logs and pipes."""
+
+    def __init__(self, label: str, length: int) -> None:
+        self.label, self.length, self.done = label, length, 0
+
+    def __enter__(self) -> _Lines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, steps: int) -> None:
+        self.done += steps
+        click.echo(f"{self.label}: {self.done}/{self.length}", err=True)
+
+
 def progress_bar(label: str, quiet: bool) -> Callable[[int], object]:
-    """A factory of click progress bars on stderr, hidden when quiet or when stderr is not a terminal."""
-    hidden = quiet or not sys.stderr.isatty()
-    return lambda length: click.progressbar(length=length, label=label, file=sys.stderr, hidden=hidden)
+    """A factory of progress reports on stderr: a bar on a terminal, a line per step elsewhere, none when quiet."""
+    if not quiet and not sys.stderr.isatty():
+        return lambda length: _Lines(label, length)
+    return lambda length: click.progressbar(length=length, label=label, file=sys.stderr, hidden=quiet)
