@@ -69,13 +69,19 @@ def is_validation(prompt: str, seed: int, fraction: float) -> bool:
 
 
 def split(examples: Iterable[Example], seed: int, fraction: float) -> tuple[list[Example], list[Example]]:
-    """Deduplicate by prompt (first kept), then split into (train, val) by prompt."""
+    """Deduplicate by prompt (first kept), then split into (train, val) by prompt; with a fraction
+    above 0 and two prompts or more, val gets at least one."""
     unique: dict[str, Example] = {}
     for example in examples:
         unique.setdefault(example.prompt, example)
     train, val = [], []
     for example in unique.values():
         (val if is_validation(example.prompt, seed, fraction) else train).append(example)
+    if fraction > 0 and not val and len(train) > 1:
+        # A small export would otherwise get an empty val.jsonl: the prompt nearest the cut goes to val.
+        nearest = min(train, key=lambda e: prompt_hash(seed, e.prompt))
+        train.remove(nearest)
+        val.append(nearest)
     return train, val
 
 
@@ -183,12 +189,22 @@ def from_log(schema: Schema, log: CallLog | None = None) -> tuple[list[Example],
 
 def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: str = "openai",
            val_fraction: float = 0.1, seed: int = 0, model: str | None = None, temperature: float = 0.7,
-           system: str | None = None, resume: bool = False, progress: Progress = no_progress) -> Summary:
-    """Build and write the dataset for ``inputs`` (targets from the teacher) or, when None, from the call log."""
+           system: str | None = None, resume: bool = False, force: bool = False,
+           progress: Progress = no_progress) -> Summary:
+    """Build and write the dataset for ``inputs`` (targets from the teacher) or, when None, from the call log.
+
+    A folder that already holds a finished dataset is kept: resuming it is refused (there is
+    nothing to resume), and replacing it takes ``force``.
+    """
     from .models import load_model
 
     if fmt not in dataset_formats.FORMATS:
         raise UsageError(f"unknown format {fmt!r}: use one of {', '.join(dataset_formats.FORMATS)}")
+    if (out_dir / "manifest.json").exists() and not Checkpoint(out_dir).exists() and not force:
+        if resume:
+            raise UsageError(f"{out_dir} holds a finished dataset: there is nothing to resume "
+                             "(use --force to make it again)")
+        raise UsageError(f"{out_dir} already holds a finished dataset: pass --force to replace it, or choose --out")
     teacher = load_model(model)  # the teacher, and the tokenizer of the context check
     checkpoint = Checkpoint(out_dir)
     skipped: list[str] = []

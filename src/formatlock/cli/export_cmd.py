@@ -27,10 +27,11 @@ from .options import inputs_option, progress_bar, quiet_option, schema_option
               help="Teacher sampling temperature.")
 @click.option("--system", metavar="TEXT", help="System prompt of every example  [default: names the schema]")
 @click.option("--resume", is_flag=True, help="Continue an interrupted export in the same folder.")
+@click.option("--force", is_flag=True, help="Replace a finished dataset in DIR (without it, one is never overwritten).")
 @quiet_option
 def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, out_dir: Path | None,
             val_fraction: float, seed: int, model: str | None, temperature: float, system: str | None,
-            resume: bool, quiet: bool) -> None:
+            resume: bool, force: bool, quiet: bool) -> None:
     """Write DIR/train.jsonl, DIR/val.jsonl and DIR/manifest.json for fine-tuning.
 
     Targets come from constrained decoding on the local model (the teacher) or from valid logged
@@ -41,11 +42,12 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, 
 
     Each finished example is kept in DIR/.partial/ at once; after a crash or Ctrl-C, --resume
     makes only the missing ones. manifest.json is written last: a folder without it holds no
-    finished dataset.
+    finished dataset. A finished dataset is never replaced without --force. With two prompts or
+    more, val.jsonl gets at least one whatever --val-fraction (above 0) gives.
 
     \b
     Examples:
-      formatlock export --schema support_ticket --inputs finetune_data/support_ticket.inputs.jsonl
+      formatlock export --schema support_ticket --inputs finetune_data/support_ticket.inputs.jsonl --out /tmp/tickets
       formatlock export --schema support_ticket --inputs big.jsonl --resume
       formatlock export --schema support_ticket --from-log --format sharegpt --out data/tickets
 
@@ -65,7 +67,7 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, 
     bar = progress_bar("exporting", quiet)
     summary = export(schema, out_dir or Path("finetune_data") / schema.name, inputs, fmt=fmt,
                      val_fraction=val_fraction, seed=seed, model=model, temperature=temperature, system=system,
-                     resume=resume, progress=bar)
+                     resume=resume, force=force, progress=bar)
     for prompt in summary.skipped:
         click.echo(f"formatlock: warning: no schema-valid target for {prompt[:60]!r}; left out", err=True)
     click.echo(f"wrote {summary.out_dir}: {summary.train} train, {summary.val} val ({fmt})")
