@@ -61,9 +61,12 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=1000, help="small files for the many-files run")
     parser.add_argument("--lines", type=int, default=20_000, help="lines of the large JSONL file")
     parser.add_argument("--repeat", type=int, default=3, help="throughput runs per tool (best is kept)")
+    parser.add_argument("--check-jsonschema", dest="checker", metavar="PATH",
+                        help="the check-jsonschema to time, e.g. from its own venv  [default: this venv's, else PATH's]")
     args = parser.parse_args()
     formatlock = [str(Path(sys.executable).with_name("formatlock"))]
-    checker = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent)) or shutil.which("check-jsonschema")
+    checker = args.checker or shutil.which("check-jsonschema", path=str(Path(sys.executable).parent)) \
+        or shutil.which("check-jsonschema")
     if checker is None:
         raise SystemExit('check-jsonschema is not installed: pip install -e ".[bench]"')
     schema = str(ROOT / "schemas" / "invoice.json")
