@@ -27,10 +27,7 @@ from formatlock.schemas import load_schema
 from formatlock.validation import Validator
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("FORMATLOCK_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
+pytestmark = pytest.mark.usefixtures("home")  # conftest's fresh FORMATLOCK_HOME for every test
 
 
 def invoke(*args: str, stdin: str | None = None) -> tuple[int, str, str]:

@@ -157,8 +157,9 @@ def check_schema(document: Any, source: str = "schema") -> None:
     cls = validator_class(document, source)
     try:
         cls.check_schema(document)
+        registry = local_registry(document)  # once: it is keyed by the whole document's JSON
         for pointer, ref, base, keyword in iter_refs(document, base=_base_uri(document)):
-            _check_ref_resolves(document, ref, base, pointer, keyword, source)
+            _check_ref_resolves(registry, ref, base, pointer, keyword, source)
     except MetaError as exc:
         pointer = "/" + "/".join(str(p) for p in exc.absolute_path)
         raise SchemaError(f"{source}: invalid schema at {pointer}: {exc.message}") from None
@@ -204,12 +205,12 @@ def pointer_token(token: Any) -> str:
     return str(token).replace("~", "~0").replace("/", "~1")
 
 
-def _check_ref_resolves(document: Any, ref: str, base: str, pointer: str, keyword: str, source: str) -> None:
+def _check_ref_resolves(registry: Any, ref: str, base: str, pointer: str, keyword: str, source: str) -> None:
     from referencing.exceptions import PointerToNowhere, Unresolvable
 
     where = f"{keyword} {ref!r} at {pointer or '/'}"
     try:
-        local_registry(document).resolver(base).lookup(ref)
+        registry.resolver(base).lookup(ref)
     except PointerToNowhere:
         raise SchemaError(f"{source}: {where} points to nothing in the schema") from None
     except Unresolvable:
@@ -271,6 +272,7 @@ def unknown_keywords(document: Any) -> list[tuple[str, str, str | None]]:
     import difflib
 
     known = set(validator_class(document).VALIDATORS) | _ANNOTATIONS
+    candidates = sorted(known)
     found: list[tuple[str, str, str | None]] = []
 
     def walk(node: Any, pointer: str) -> None:
@@ -278,7 +280,7 @@ def unknown_keywords(document: Any) -> list[tuple[str, str, str | None]]:
             return
         for key in node:
             if key not in known and not key.startswith("x-"):
-                close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
+                close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.75)
                 found.append((pointer, key, close[0] if close else None))
         for key in _SCHEMA_MAPS:
             if isinstance(node.get(key), dict):
