@@ -141,3 +141,25 @@ def test_validate_does_not_import_model_libraries(schema: str) -> None:
             "print('heavy:', heavy, file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", code], input='{"id": 1}\n', capture_output=True, text=True, timeout=120)
     assert "heavy: []" in done.stderr, done.stderr
+
+
+def test_a_large_input_gives_the_same_report_on_worker_processes(tmp_path: Path, schema: str) -> None:
+    from formatlock.bulk import BATCH, validate_stream
+    from formatlock.documents import iter_raw
+    from formatlock.schemas import load_schema
+    from formatlock.validation import Validator
+
+    path = tmp_path / "many.jsonl"
+    rows = [{"id": i} if i % 7 else {"id": str(i)} for i in range(BATCH * 3 + 17)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"id": \n')
+    validator = Validator(load_schema(schema))
+    reports = {}
+    for workers in (1, 2):
+        out: list[str] = []
+        tally = validate_stream(validator, iter_raw([str(path)]), "json", None, out.append, workers=workers)
+        reports[workers] = ("".join(out), tally.documents, tally.invalid)
+    assert reports[1] == reports[2]
+    text, documents, invalid = reports[2]
+    assert documents == len(rows) + 1 and invalid == len([r for r in rows if isinstance(r["id"], str)]) + 1
+    lines = [json.loads(line)["line"] for line in text.splitlines()]
+    assert lines == list(range(1, len(rows) + 2))  # input order, cut-off last line at its own number

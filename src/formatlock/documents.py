@@ -29,8 +29,23 @@ class Document:
     error: str | None = None
 
 
+@dataclass(slots=True)
+class Raw:
+    """One document's bytes, not parsed yet: cheap to hand to another process."""
+
+    file: str
+    line: int
+    data: bytes
+    one_line: bool  # a JSONL line (reported at its own line), not a whole file
+
+
 def iter_documents(paths: list[str]) -> Iterator[Document]:
     """Documents of every path in order; ``-`` (or no path) is JSONL on stdin."""
+    return map(parse, iter_raw(paths))
+
+
+def iter_raw(paths: list[str]) -> Iterator[Raw]:
+    """The unparsed documents of every path in order (see :func:`iter_documents`)."""
     for path in paths or [STDIN]:
         if path == STDIN:
             yield from _lines("<stdin>", sys.stdin.buffer)
@@ -47,7 +62,7 @@ def iter_documents(paths: list[str]) -> Iterator[Document]:
             if Path(path).suffix.lower() in JSONL_SUFFIXES:
                 yield from _lines(path, handle)
             else:
-                yield _parse(path, 1, _read(path, handle))
+                yield Raw(path, 1, _read(path, handle), one_line=False)
 
 
 def _read(path: str, handle: IO[bytes]) -> bytes:
@@ -57,18 +72,20 @@ def _read(path: str, handle: IO[bytes]) -> bytes:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def _lines(name: str, handle: IO[bytes]) -> Iterator[Document]:
+def _lines(name: str, handle: IO[bytes]) -> Iterator[Raw]:
     try:
-        for number, raw in enumerate(handle, 1):
-            if raw.strip():
-                yield _parse(name, number, raw, one_line=True)
+        for number, data in enumerate(handle, 1):
+            if data.strip():
+                yield Raw(name, number, data, one_line=True)
     except OSError as exc:
         raise InputError(f"cannot read {name}: {exc.strerror}") from None
 
 
-def _parse(name: str, line: int, raw: bytes, one_line: bool = False) -> Document:
-    """One document; a JSONL line (``one_line``) is reported at its own line, a cut-off one too."""
-    if one_line:
+def parse(document: Raw) -> Document:
+    """The parsed document, or why it cannot be parsed; a JSONL line that is cut off is reported
+    at its own line."""
+    name, line, raw = document.file, document.line, document.data
+    if document.one_line:
         raw = raw.rstrip(b"\r\n")
     if not raw.strip():
         return Document(name, line, error="empty: no JSON document")

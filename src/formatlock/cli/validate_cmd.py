@@ -6,7 +6,6 @@ import sys
 
 import click
 
-from ..errors import Issue
 from .options import schema_option
 
 
@@ -42,22 +41,16 @@ def command(schema_ref: str, output: str, no_formats: bool, max_errors: int | No
       1  at least one document is invalid or unparsable (or none, with --require-documents)
       2  usage error, unreadable file, invalid schema
     """
-    from ..documents import iter_documents
-    from ..reporting import Tally, report
+    from ..bulk import validate_stream
+    from ..documents import iter_raw
     from ..schemas import load_schema
     from ..validation import Validator
 
     validator = Validator(load_schema(schema_ref), formats=not no_formats)
-    tally = Tally()
-    stdout = sys.stdout  # buffered when not a terminal: one write per line, one flush at the end
-    write = stdout.write if not stdout.isatty() else lambda line: click.echo(line, nl=False)
+    stdout = sys.stdout  # buffered when not a terminal: one write per batch, one flush at the end
+    write = stdout.write if not stdout.isatty() else lambda text: click.echo(text, nl=False)
     try:
-        for document in iter_documents(list(files)):
-            if document.error is not None:
-                issues = [Issue("", "json", document.error)]
-            else:
-                issues = validator.errors(document.value, limit=max_errors)
-            report(document, issues, output, write, tally)
+        tally = validate_stream(validator, iter_raw(list(files)), output, max_errors, write)
     finally:
         stdout.flush()
     if output == "text":
