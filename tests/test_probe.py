@@ -160,3 +160,41 @@ def test_probe_on_the_embedded_model(tmp_path: Path) -> None:
     invalid = round((1 - data["prompt_only_valid_rate"]) * 2)
     assert sum(data["failure_kinds"].values()) == invalid and data["inputs"][0]["meta"] == {"id": 1}
     assert data["verdict"] == (RELIABLE if result.exit_code == 0 else FINE_TUNE)
+
+
+@pytest.mark.parametrize("text, settled", [
+    ("Sure! Let me think about it", False),  # no value yet: it may still come
+    ('Sure! {"name": "Ada"', False),  # still open
+    ('{"name": "Ada", "age": tr', False),  # a literal being written
+    ('{"name": "Ada", "age": 1e-', False),  # a number being written
+    ('{"name": "A\\u00', False),  # an escape being written
+    ('Here: {"name": "Ada"}', True),  # complete: what follows cannot change the first value
+    ('```json\n[1, 2]', True),
+    ('{"name": "Ada",, "age": 3} and then a lot more prose', True),  # broken well before the end
+])
+def test_reply_settled(text: str, settled: bool) -> None:
+    from formatlock.parsing import extract_json, reply_settled
+
+    assert reply_settled(text) is settled
+    judged = extract_json(text)
+    if settled and judged != text.strip():  # complete: sampling on adds text after it, the judged part stays
+        assert extract_json(text + " More words.") == judged
+
+
+def test_prompt_only_sampling_stops_once_the_reply_is_settled() -> None:
+    from formatlock.parsing import reply_settled
+
+    prompt = "Reply with a JSON object with a key name."
+    seen: list[str] = []
+
+    def settled(text: str) -> bool:
+        return reply_settled(text) or len(text) >= 12
+
+    def watched(text: str) -> bool:
+        seen.append(text)
+        return settled(text)
+
+    decoded = generation.generate_text(prompt, max_tokens=200, stop=watched)
+    assert not decoded.truncated and decoded.tokens == len(seen) < 200
+    assert decoded.text == seen[-1] and settled(decoded.text)
+    assert not any(settled(text) for text in seen[:-1])  # it stopped at the first settled text

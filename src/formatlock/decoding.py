@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -58,11 +59,13 @@ class Decoder:
         temperature: float,
         rng: np.random.Generator,
         deadline: float = float("inf"),
+        stop: Callable[[str], bool] | None = None,
     ) -> Decoded:
         """Decode one output for ``prompt_tokens`` under ``automaton`` (``None`` = unconstrained).
 
         Past ``deadline`` (a ``time.monotonic()`` value) a constrained output is closed with tokens
         that each bring acceptance closer; an unconstrained one is cut off like at the budget.
+        An unconstrained output also ends, untruncated, once ``stop`` holds for its text so far.
         """
         if len(prompt_tokens) + 1 > self.model.n_ctx:
             raise UsageError(f"the prompt is {len(prompt_tokens)} tokens; {self.model.name} has a context of {self.model.n_ctx}")
@@ -109,14 +112,19 @@ class Decoder:
                 return self._finish(out, steps)
             out.append(token)
             pending.append(token)
+            if stop is not None and automaton is None and stop(self._text(out)):
+                return self._finish(out, steps)
             if automaton is not None:
                 following = automaton.advance(state, token)
                 if following is None:
                     raise DecodingError(f"the decoder chose token {token}, which the constraint does not allow")
                 state = following
 
+    def _text(self, tokens: list[int]) -> str:
+        return self.model.vocabulary.decode(tokens).decode("utf-8", errors="replace")
+
     def _finish(self, tokens: list[int], steps: int, truncated: bool = False, dead_end: bool = False) -> Decoded:
-        text = self.model.vocabulary.decode(tokens).decode("utf-8", errors="replace")
+        text = self._text(tokens)
         return Decoded(text=text, tokens=len(tokens), model_steps=steps, truncated=truncated, dead_end=dead_end)
 
     def _start(self, prompt_tokens: list[int]) -> np.ndarray:

@@ -151,14 +151,17 @@ def generate_text(
     max_tokens: int = DEFAULT_MAX_TOKENS,
     temperature: float | None = None,
     seed: int | None = None,
+    stop: Callable[[str], bool] | None = None,
 ) -> Decoded:
-    """Free (unconstrained) text for ``prompt``: what prompting alone produces."""
+    """Free (unconstrained) text for ``prompt``: what prompting alone produces; it ends early
+    once ``stop`` holds for the text so far."""
     _check_counts(1, max_tokens, temperature, 0)
     loaded = load_model(model)
     with loaded.lock:
         tokens = prompt_tokens(loaded, prompt, instruction)
         rng = np.random.default_rng(seed)
-        return _decoder(loaded).run(tokens, None, max_tokens=max_tokens, temperature=temperature or 0.0, rng=rng)
+        return _decoder(loaded).run(tokens, None, max_tokens=max_tokens, temperature=temperature or 0.0, rng=rng,
+                                    stop=stop)
 
 
 def _default_budget(constraint: Constraint, automaton: Automaton) -> int:

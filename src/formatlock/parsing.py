@@ -52,3 +52,27 @@ def _first_embedded_value(text: str) -> str | None:
             continue
         return text[match.start():end]
     return None
+
+
+_OPEN_END = 8  # a decode error this close to the end may be a token still being written (`tru`, `1e-`, `\u00`)
+
+
+def reply_settled(text: str) -> bool:
+    """Whether more text can no longer change the reply's first ``{...}``/``[...]``: it is complete
+    JSON, or broken before its end. Prompt-only sampling stops there instead of at its budget.
+
+    Only what comes after that value would change, and :func:`extract_json` takes the first value
+    that parses, so a complete one stays what is judged. A broken one is judged as it stands: a
+    later value the model might still write is not waited for. Prose with no value yet is never
+    settled.
+    """
+    match = re.search(r"[{\[]", text)
+    if match is None:
+        return False
+    try:
+        _DECODER.raw_decode(text, match.start())
+    except json.JSONDecodeError as exc:
+        return not exc.msg.startswith("Unterminated string") and exc.pos < len(text) - _OPEN_END
+    except RecursionError:
+        return True
+    return True

@@ -104,7 +104,7 @@ def probe(
     """Sample ``n`` prompt-only and ``n`` constrained outputs per input (``max_tokens`` bounds the
     prompt-only ones), and judge them; a constrained refusal counts as a constrained failure."""
     from .generation import generate_text
-    from .parsing import extract_json
+    from .parsing import extract_json, reply_settled
     from .prompting import schema_instruction
     from .validation import Validator
 
@@ -116,8 +116,8 @@ def probe(
             counts = {"prompt_only_valid": 0, "constrained_valid": 0}
             for k in range(n):
                 sample_seed = None if seed is None else seed + i * n + k
-                decoded = generate_text(item.text, instruction=instruction, model=model,
-                                        max_tokens=max_tokens, temperature=temperature, seed=sample_seed)
+                decoded = generate_text(item.text, instruction=instruction, model=model, max_tokens=max_tokens,
+                                        temperature=temperature, seed=sample_seed, stop=reply_settled)
                 issues = validator.check_text(extract_json(decoded.text))[1]
                 if issues and decoded.truncated:  # cut off mid-way: truncated, not unparsable
                     issues = [Issue("", "maxTokens", f"no valid JSON within {max_tokens} tokens")]
