@@ -51,14 +51,18 @@ def test_export_on_the_embedded_model(tmp_path: Path) -> None:
     code, stdout, stderr = export("--schema", "support_ticket", "--inputs", str(inputs), "--out", str(out),
                                   "--val-fraction", "0.5", "--format", "alpaca")
     assert code == 0, stderr
-    assert stderr.splitlines() == ["exporting: 1/2", "exporting: 2/2"]  # off a terminal: a line per input
+    progress = [line for line in stderr.splitlines() if line.startswith("exporting:")]
+    assert progress == ["exporting: 1/2", "exporting: 2/2"]  # off a terminal: a line per input
+    assert "2 examples is a sample, not a dataset yet" in stderr
     manifest = json.loads((out / "manifest.json").read_text())
     rows = read_rows(out)
     assert stdout.strip() == f"wrote {out}: {len(rows['train.jsonl'])} train, {len(rows['val.jsonl'])} val (alpaca)"
     everything = rows["train.jsonl"] + rows["val.jsonl"]
     assert sorted(r["input"] for r in everything) == sorted(PROMPTS[:2])  # deduplicated
     schema = load_schema("support_ticket")
-    assert manifest["counts"] == {"train": len(rows["train.jsonl"]), "val": len(rows["val.jsonl"]), "skipped": 0}
+    assert manifest["counts"] == {"train": len(rows["train.jsonl"]), "val": len(rows["val.jsonl"]), "skipped": 0,
+                                  "dropped_by_quality": 0}
+    assert manifest["quality"]["strict"] is False and isinstance(manifest["quality"]["warnings"], list)
     assert manifest["schema_hash"] == schema.id and manifest["format"] == "alpaca" and manifest["model"] == "smollm2"
     assert {"schema", "seed", "created", "formatlock_version"} <= set(manifest)
     validator = Validator(schema)

@@ -46,6 +46,8 @@ class Summary:
     train: int
     val: int
     skipped: list[str] = field(default_factory=list)
+    quality: list[str] = field(default_factory=list)  # the quality gates' warnings, one line each
+    dropped: int = 0  # examples left out by strict quality gates
 
 
 def default_system(schema: Schema) -> str:
@@ -189,13 +191,16 @@ def from_log(schema: Schema, log: CallLog | None = None) -> tuple[list[Example],
 
 def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: str = "openai",
            val_fraction: float = 0.1, seed: int = 0, model: str | None = None, temperature: float = 0.7,
-           system: str | None = None, resume: bool = False, force: bool = False,
+           system: str | None = None, resume: bool = False, force: bool = False, strict: bool = False,
            progress: Progress = no_progress) -> Summary:
     """Build and write the dataset for ``inputs`` (targets from the teacher) or, when None, from the call log.
 
     A folder that already holds a finished dataset is kept: resuming it is refused (there is
-    nothing to resume), and replacing it takes ``force``.
+    nothing to resume), and replacing it takes ``force``. The quality gates
+    (:mod:`formatlock.quality`) go into the manifest; ``strict`` drops the examples they flag.
     """
+    from . import quality
+
     from .models import load_model
 
     if fmt not in dataset_formats.FORMATS:
@@ -221,19 +226,25 @@ def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: st
         if not examples:
             raise EnforcementError(f"the teacher {teacher.name} found no schema-valid target for any input")
         source, model_name = f"constrained decoding on {teacher.name}", teacher.name
-    train, val = split(examples, seed, val_fraction)
     system = system or default_system(schema)
+    gates = quality.check(schema, [json.loads(e.target) for e in examples], instruction=system)
+    kept = [e for i, e in enumerate(examples) if not (strict and i in gates.flagged)]
+    if not kept:
+        raise EnforcementError(f"--strict left no example: the quality gates flagged all {len(examples)}")
+    dropped, examples = len(examples) - len(kept), kept
+    train, val = split(examples, seed, val_fraction)
     rows = _checked_rows(schema, {"train.jsonl": train, "val.jsonl": val}, fmt, system, teacher)
     manifest = {
         "schema": schema.name, "schema_title": schema.title, "schema_hash": schema.id,
         "schema_document": schema.document, "model": model_name, "source": source, "format": fmt,
         "system": system, "seed": seed, "val_fraction": val_fraction,
-        "counts": {"train": len(train), "val": len(val), "skipped": len(skipped)},
+        "counts": {"train": len(train), "val": len(val), "skipped": len(skipped), "dropped_by_quality": dropped},
+        "quality": {**gates.as_dict(), "strict": strict},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "formatlock_version": _version(),
     }
     write_dataset(out_dir, rows, manifest)
     checkpoint.remove()
-    return Summary(out_dir, len(train), len(val), skipped)
+    return Summary(out_dir, len(train), len(val), skipped, [str(w) for w in gates.warnings], dropped)
 
 
 def _checked_rows(schema: Schema, parts: dict[str, list[Example]], fmt: str, system: str,

@@ -158,7 +158,7 @@ def check_schema(document: Any, source: str = "schema") -> None:
     try:
         cls.check_schema(document)
         registry = local_registry(document)  # once: it is keyed by the whole document's JSON
-        for pointer, ref, base, keyword in iter_refs(document, base=_base_uri(document)):
+        for pointer, ref, base, keyword in iter_refs(document, base=base_uri(document)):
             _check_ref_resolves(registry, ref, base, pointer, keyword, source)
     except MetaError as exc:
         pointer = "/" + "/".join(str(p) for p in exc.absolute_path)
@@ -240,10 +240,11 @@ def _registry(canonical: str):  # noqa: ANN202
 
     document = json.loads(canonical)
     resource = Resource.from_contents(document, default_specification=DRAFT202012)
-    return METASCHEMAS.combine(Registry(retrieve=refuse)).with_resource(_base_uri(document), resource)
+    return METASCHEMAS.combine(Registry(retrieve=refuse)).with_resource(base_uri(document), resource)
 
 
-def _base_uri(document: Any) -> str:
+def base_uri(document: Any) -> str:
+    """The URI the schema's root is known by: its ``$id`` (``id`` before draft 6), else a fixed URN."""
     if isinstance(document, dict):
         for key in ("$id", "id"):
             if isinstance(document.get(key), str):

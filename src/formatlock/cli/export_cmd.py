@@ -28,10 +28,12 @@ from .options import inputs_option, progress_bar, quiet_option, schema_option
 @click.option("--system", metavar="TEXT", help="System prompt of every example  [default: names the schema]")
 @click.option("--resume", is_flag=True, help="Continue an interrupted export in the same folder.")
 @click.option("--force", is_flag=True, help="Replace a finished dataset in DIR (without it, one is never overwritten).")
+@click.option("--strict", is_flag=True,
+              help="Leave out the examples the quality gates flag (copied schema text, empty strings).")
 @quiet_option
 def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, out_dir: Path | None,
             val_fraction: float, seed: int, model: str | None, temperature: float, system: str | None,
-            resume: bool, force: bool, quiet: bool) -> None:
+            resume: bool, force: bool, strict: bool, quiet: bool) -> None:
     """Write DIR/train.jsonl, DIR/val.jsonl and DIR/manifest.json for fine-tuning.
 
     Targets come from constrained decoding on the local model (the teacher) or from valid logged
@@ -42,7 +44,9 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, 
 
     Each finished example is kept in DIR/.partial/ at once; after a crash or Ctrl-C, --resume
     makes only the missing ones. manifest.json is written last: a folder without it holds no
-    finished dataset. A finished dataset is never replaced without --force. With two prompts or
+    finished dataset. A finished dataset is never replaced without --force.
+    Quality gates (warnings, not validity) report per field: targets that copy the schema's
+    words, empty strings, a field that never changes, a skewed enum; --strict drops the first two. With two prompts or
     more, val.jsonl gets at least one whatever --val-fraction (above 0) gives.
 
     \b
@@ -58,6 +62,7 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, 
       2  usage error, bad schema, unreadable inputs or model, an example failing the checks
     """
     from ..datasets import export
+    from ..quality import SMALL_DATASET
     from ..inputs import one_source, read_inputs
     from ..schemas import load_schema
 
@@ -67,7 +72,16 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, 
     bar = progress_bar("exporting", quiet)
     summary = export(schema, out_dir or Path("finetune_data") / schema.name, inputs, fmt=fmt,
                      val_fraction=val_fraction, seed=seed, model=model, temperature=temperature, system=system,
-                     resume=resume, force=force, progress=bar)
+                     resume=resume, force=force, strict=strict, progress=bar)
     for prompt in summary.skipped:
         click.echo(f"formatlock: warning: no schema-valid target for {prompt[:60]!r}; left out", err=True)
+    for line in summary.quality:
+        click.echo(f"formatlock: quality: {line}", err=True)
+    if summary.dropped:
+        click.echo(f"formatlock: quality: --strict left out {summary.dropped} flagged examples", err=True)
+    total = summary.train + summary.val
+    if total < SMALL_DATASET:
+        click.echo(f"formatlock: warning: {total} examples is a sample, not a dataset yet (aim for "
+                   f"{SMALL_DATASET}+): add inputs to --inputs, or export --from-log once more calls are logged",
+                   err=True)
     click.echo(f"wrote {summary.out_dir}: {summary.train} train, {summary.val} val ({fmt})")
