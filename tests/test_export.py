@@ -64,11 +64,21 @@ def test_export_on_the_embedded_model(tmp_path: Path) -> None:
                                   "dropped_by_quality": 0}
     assert manifest["quality"]["strict"] is False and isinstance(manifest["quality"]["warnings"], list)
     assert manifest["schema_hash"] == schema.id and manifest["format"] == "alpaca" and manifest["model"] == "smollm2"
+    assert manifest["teacher"] == "smollm2"
     assert {"schema", "seed", "created", "formatlock_version"} <= set(manifest)
     validator = Validator(schema)
     assert all(validator.check_text(r["output"])[1] == [] and r["instruction"] for r in everything)
     assert not (out / ".partial").exists() and sorted(p.name for p in out.iterdir()) == [
         "manifest.json", "train.jsonl", "val.jsonl"]
+
+
+def test_another_model_can_be_the_teacher(tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path / "in.jsonl", PROMPTS[:1])
+    out = tmp_path / "ds"
+    code, _, stderr = export("--schema", "support_ticket", "--inputs", str(inputs), "--out", str(out),
+                             "--teacher", "gemma3-270m")
+    assert code == 0, stderr
+    assert json.loads((out / "manifest.json").read_text())["teacher"] == "gemma3-270m"
 
 
 def wrapped_calls(calls: list[tuple[object, str]]) -> None:

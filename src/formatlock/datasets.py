@@ -236,7 +236,8 @@ def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: st
     rows = _checked_rows(schema, {"train.jsonl": train, "val.jsonl": val}, fmt, system, teacher)
     manifest = {
         "schema": schema.name, "schema_title": schema.title, "schema_hash": schema.id,
-        "schema_document": schema.document, "model": model_name, "source": source, "format": fmt,
+        "schema_document": schema.document, "model": model_name, "teacher": model_name, "source": source,
+        "format": fmt,
         "system": system, "seed": seed, "val_fraction": val_fraction,
         "counts": {"train": len(train), "val": len(val), "skipped": len(skipped), "dropped_by_quality": dropped},
         "quality": {**gates.as_dict(), "strict": strict},

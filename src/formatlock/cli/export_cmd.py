@@ -21,8 +21,9 @@ from .options import inputs_option, progress_bar, quiet_option, schema_option
 @click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1, show_default=True,
               help="Share of prompts in val.jsonl.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split and of the teacher's sampling.")
-@click.option("--model", "-m", metavar="MODEL",
-              help="Teacher, and tokenizer of the context check: smollm2 (default), gemma3-270m, or a .gguf path.")
+@click.option("--teacher", "--model", "-m", "model", metavar="MODEL",
+              help="The model that labels the inputs (and whose tokenizer the context check uses): smollm2 "
+                   "(default), gemma3-270m, or a .gguf path, e.g. a bigger model than the one you will train.")
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.7, show_default=True,
               help="Teacher sampling temperature.")
 @click.option("--system", metavar="TEXT", help="System prompt of every example  [default: names the schema]")
