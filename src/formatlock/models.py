@@ -72,20 +72,23 @@ KNOWN_MODELS: dict[str, ModelInfo] = {
 class Model:
     """A loaded GGUF model: the llama.cpp handle, its prompt format and a lock for its context."""
 
-    def __init__(self, name: str, path: Path, n_ctx: int = DEFAULT_CONTEXT) -> None:
+    def __init__(self, name: str, path: Path, n_ctx: int = DEFAULT_CONTEXT, lora: Path | None = None) -> None:
         import llama_cpp
         from llama_cpp._utils import suppress_stdout_stderr
 
         self.name = name
         self.path = path
+        self.lora = lora
         self.lock = threading.RLock()
         try:
             with suppress_stdout_stderr(disable=False):  # llama.cpp logs to stderr while loading
                 threads = int(os.environ.get("FORMATLOCK_THREADS") or 0) or max(1, os.cpu_count() or 1)
                 self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads,
-                                           n_threads_batch=threads, verbose=False)
+                                           n_threads_batch=threads, verbose=False,
+                                           lora_path=None if lora is None else str(lora))
         except (ValueError, RuntimeError, OSError) as exc:
-            raise ModelError(f"cannot load model {name} from {path}: {exc}") from None
+            adapter = "" if lora is None else f" with the LoRA adapter {lora}"
+            raise ModelError(f"cannot load model {name} from {path}{adapter}: {exc}") from None
         self.n_ctx = self.llm.n_ctx()
         self.n_vocab = self.llm.n_vocab()
         self.eos_id = self.llm.token_eos()
@@ -127,8 +130,26 @@ class Model:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=special)
 
 
-_loaded: dict[Path, Model] = {}
+_loaded: dict[tuple[Path, Path | None], Model] = {}
 _load_lock = threading.Lock()
+
+
+def split_adapter(ref: str | os.PathLike[str] | None) -> tuple[str | os.PathLike[str] | None, Path | None]:
+    """``MODEL+ADAPTER.gguf`` (a base model and a LoRA adapter on it) into its two parts."""
+    if ref is None:
+        ref = os.environ.get("FORMATLOCK_MODEL") or DEFAULT_MODEL
+    text = os.fspath(ref)
+    base, plus, adapter = text.rpartition("+")
+    if not plus or not base or not adapter.endswith(".gguf"):
+        return ref, None
+    return base, _gguf_file(Path(adapter).expanduser(), "LoRA adapter")
+
+
+def with_adapter(model: str | None, lora: str | os.PathLike[str] | None) -> str | None:
+    """The model reference for ``model`` (default model when None) with the adapter ``lora`` on it."""
+    if lora is None:
+        return model
+    return f"{model or os.environ.get('FORMATLOCK_MODEL') or DEFAULT_MODEL}+{os.fspath(lora)}"
 
 
 def resolve(ref: str | os.PathLike[str] | None) -> tuple[str, Path]:
@@ -144,16 +165,21 @@ def resolve(ref: str | os.PathLike[str] | None) -> tuple[str, Path]:
             known = ", ".join(KNOWN_MODELS)
             raise ModelError(f"unknown model {text!r}: use one of {known} or a path to a .gguf file")
         name = path.name
+    return name, _gguf_file(path, "model")
+
+
+def _gguf_file(path: Path, what: str) -> Path:
+    """``path``, resolved, once it is known to be a readable GGUF file."""
     try:
         with path.open("rb") as handle:
             magic = handle.read(4)
     except FileNotFoundError:
-        raise ModelError(f"model file not found: {path}") from None
+        raise ModelError(f"{what} file not found: {path}") from None
     except OSError as exc:
-        raise ModelError(f"cannot read model file {path}: {exc}") from None
+        raise ModelError(f"cannot read {what} file {path}: {exc}") from None
     if magic != _GGUF_MAGIC:
-        raise ModelError(f"{path} is not a GGUF model file")
-    return name, path.resolve()
+        raise ModelError(f"{path} is not a GGUF {what} file")
+    return path.resolve()
 
 
 @atexit.register
@@ -169,8 +195,11 @@ def load_model(ref: str | os.PathLike[str] | Model | None = None) -> Model:
     """Load (once per process) and return the model named by ``ref``; ``None`` is the default."""
     if isinstance(ref, Model):
         return ref
-    name, path = resolve(ref)
+    base, lora = split_adapter(ref)
+    name, path = resolve(base)
+    if lora is not None:
+        name = f"{name}+{lora.name}"
     with _load_lock:
-        if path not in _loaded:
-            _loaded[path] = Model(name, path)
-        return _loaded[path]
+        if (path, lora) not in _loaded:
+            _loaded[(path, lora)] = Model(name, path, lora=lora)
+        return _loaded[(path, lora)]

@@ -8,13 +8,16 @@ import sys
 import click
 
 from ..errors import UsageError
+from .options import lora_option
 
 
 @click.command("generate")
 @click.option("--schema", "schema_ref", metavar="SCHEMA", help="JSON Schema file, bundled schema name, or module:Class.")
 @click.option("--regex", metavar="RE", help="Output must fully match this regular expression.")
 @click.option("--choice", "choices", multiple=True, metavar="TEXT", help="Output must be one of these (repeatable).")
-@click.option("--model", "-m", metavar="MODEL", help="smollm2 (default), gemma3-270m, or a path to a .gguf file.")
+@click.option("--model", "-m", metavar="MODEL",
+              help="smollm2 (default), gemma3-270m, a path to a .gguf file, or MODEL+ADAPTER.gguf (a LoRA on it).")
+@lora_option
 @click.option("-n", "n", type=click.IntRange(min=1), default=1, show_default=True, help="How many outputs.")
 @click.option("--max-tokens", type=click.IntRange(min=1), help="Token budget per output (default: from the schema).")
 @click.option("--temperature", type=click.FloatRange(min=0), help="0 is greedy (default for -n 1; 0.7 otherwise).")
@@ -27,6 +30,7 @@ def command(
     regex: str | None,
     choices: tuple[str, ...],
     model: str | None,
+    lora: str | None,
     n: int,
     max_tokens: int | None,
     temperature: float | None,
@@ -58,7 +62,9 @@ def command(
     """
     from .. import constraints
     from ..generation import Result, run
+    from ..models import with_adapter
 
+    model = with_adapter(model, lora)
     given = [x for x in (schema_ref, regex, choices or None) if x]
     if len(given) != 1:
         raise UsageError("give exactly one of --schema, --regex or --choice")

@@ -15,6 +15,10 @@ inputs_option = click.option(
     "--inputs", "inputs_path", type=click.Path(dir_okay=False), metavar="FILE",
     help='JSONL of {"input": "..."} (other keys kept as metadata) or plain text, one input per line.')
 
+lora_option = click.option(
+    "--lora", type=click.Path(dir_okay=False), metavar="ADAPTER",
+    help="A LoRA adapter .gguf (from `formatlock finetune`) on the model; the same as --model MODEL+ADAPTER.")
+
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar (it is shown on a terminal only).")
 
 

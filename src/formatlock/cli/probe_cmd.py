@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .options import inputs_option, progress_bar, quiet_option, schema_option
+from .options import inputs_option, lora_option, progress_bar, quiet_option, schema_option
 
 
 @click.command("probe")
@@ -17,7 +17,9 @@ from .options import inputs_option, progress_bar, quiet_option, schema_option
               help="Samples per input in each mode (prompt-only and constrained).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.95, show_default=True,
               help="Prompt-only valid rate needed for the verdict prompting-reliable.")
-@click.option("--model", "-m", metavar="MODEL", help="smollm2 (default), gemma3-270m, or a .gguf path.")
+@click.option("--model", "-m", metavar="MODEL",
+              help="smollm2 (default), gemma3-270m, a .gguf path, or MODEL+ADAPTER.gguf (a LoRA on it).")
+@lora_option
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.7, show_default=True,
               help="Sampling temperature of both modes (> 0 so that N samples differ).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the first sample; the others follow.")
@@ -27,7 +29,7 @@ from .options import inputs_option, progress_bar, quiet_option, schema_option
               help="text: a short report; json: one object (rates, failure_kinds, verdict, per-input counts).")
 @quiet_option
 def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, threshold: float, model: str | None,
-            temperature: float, seed: int, max_tokens: int, output: str, quiet: bool) -> None:
+            lora: str | None, temperature: float, seed: int, max_tokens: int, output: str, quiet: bool) -> None:
     """Measure the prompt-only valid rate against the constrained one, and give a verdict.
 
     For each input, N samples with the schema described in the prompt and no mask (the reply is
@@ -42,6 +44,7 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, th
       formatlock probe --schema support_ticket --inputs finetune_data/support_ticket.inputs.jsonl -n 2
       formatlock probe --schema schema.json --inputs emails.txt --threshold 0.9 --output json
       formatlock probe --schema support_ticket --from-log
+      formatlock probe --schema support_ticket --inputs held_out.jsonl --lora data/tickets/adapter/adapter.gguf
 
     \b
     Exit codes:
@@ -51,6 +54,7 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, th
     """
     from ..errors import UsageError
     from ..inputs import one_source, read_inputs
+    from ..models import with_adapter
     from ..probe import RELIABLE, probe, probe_from_log
     from ..schemas import load_schema
 
@@ -63,8 +67,8 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, th
     else:
         inputs = read_inputs(inputs_path)
         bar = progress_bar("probing", quiet)
-        report = probe(schema, inputs, n=n, threshold=threshold, model=model, temperature=temperature,
-                       seed=seed, max_tokens=max_tokens, progress=bar)
+        report = probe(schema, inputs, n=n, threshold=threshold, model=with_adapter(model, lora),
+                       temperature=temperature, seed=seed, max_tokens=max_tokens, progress=bar)
     data = report.as_dict()
     if output == "json":
         click.echo(json.dumps(data, ensure_ascii=False))
