@@ -76,7 +76,7 @@ def make_inputs(schema: str, count: int, seed: int) -> list[str]:
         template = rng.choice(source["templates"])
         text = template.format(**{k: rng.choice(v) for k, v in source["slots"].items()})
         seen.add(text)
-    return sorted(seen, key=lambda _: rng.random())
+    return sorted(sorted(seen), key=lambda _: rng.random())  # sorted first: a set's order varies by process
 
 
 def run(*args: str) -> tuple[float, str]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .datasets import atomic_write
-from .errors import InputError, UsageError
+from .errors import InputError, ModelError, UsageError
 from .lora_gguf import TARGET_MODULES, write_adapter
 
 TRAIN_EXTRA = "pip install 'formatlock[train]'"
@@ -69,9 +69,12 @@ def finetune(data_dir: Path, *, model: str | None = None, out_dir: Path | None =
         (out_dir / stale).unlink(missing_ok=True)
 
     torch.manual_seed(settings.seed)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-    network = transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name,
-                                                                torch_dtype=torch.float32)
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        network = transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name,
+                                                                    torch_dtype=torch.float32)
+    except Exception as exc:  # noqa: BLE001 - transformers fails in many ways on a GGUF it cannot read
+        raise ModelError(f"transformers cannot load {name} from {path} for training: {exc}") from None
     config = network.config
     if config.model_type != "llama":
         raise UsageError(f"{name} is a {config.model_type} model; adapters are converted for llama-architecture "
