@@ -77,7 +77,7 @@ def _lazy(regex: str, eos: int, pieces: list[bytes]) -> dict[str, Any]:
 
     vocabulary = TokenVocabulary(pieces, eos)
     start = time.perf_counter()
-    automaton = Automaton(regex, vocabulary, lambda text: [])
+    automaton = Automaton(regex, vocabulary)
     state = automaton.initial_state
     automaton.info(state)
     first = time.perf_counter() - start

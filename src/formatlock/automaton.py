@@ -1,29 +1,26 @@
-"""The token-level view of a compiled constraint that the decoder walks.
+"""The closing automaton: a compiled constraint over one vocabulary, with distances to acceptance.
+
+Masks come from llguidance (:mod:`formatlock.masks`); this automaton answers what llguidance
+cannot: how many bytes from acceptance a state is, and which tokens keep an output closable in a
+given number of bytes (:meth:`Automaton.within`), for :mod:`formatlock.closing`. It also masks on
+its own where llguidance gives up on an output.
 
 States are states of the lazily built byte DFA (:mod:`formatlock.fsm`). The tokens allowed in a
 state are found by walking every token's bytes through the DFA at once (numpy, one gather per
-byte position) and memoised, so only states that decoding visits cost anything. Text is *forced*
-when the DFA has a single way on; the decoder then appends it without a model step
-(jump-forward), tokenised the way the model would.
-
-Each state also knows how far (in bytes) the furthest state one token away is from acceptance,
-so the decoder can keep every output closable within its token budget (see :meth:`Automaton.within`).
+byte position) and memoised, so only states that closing visits cost anything.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 
 from .fsm import LazyDFA
 from .vocabulary import TokenVocabulary
 
-_MAX_FORCED_BYTES = 256
 _MAX_SUCCESSORS = 64  # states whose per-token successor distances are kept for the budget filter
-SNAPSHOT_FORMAT = 2  # bump when snapshot() changes shape; part of the disk cache key
+SNAPSHOT_FORMAT = 3  # bump when snapshot() changes shape; part of the disk cache key
 
 
 @dataclass(frozen=True)
@@ -38,18 +35,16 @@ class StateInfo:
 class Automaton:
     """A compiled constraint over one model's vocabulary, with memoised state queries."""
 
-    def __init__(self, regex: str, vocabulary: TokenVocabulary, tokenize: Callable[[bytes], list[int]]) -> None:
+    def __init__(self, regex: str, vocabulary: TokenVocabulary) -> None:
         self.dfa = LazyDFA(regex)
         self.vocabulary = vocabulary
         self.initial_state: int = self.dfa.initial
-        self._tokenize = tokenize
         self._info: dict[int, StateInfo] = {}
-        self._forced: dict[int, tuple[list[int], int]] = {}
         self._successors: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self.grown = False  # states were worked out since the last snapshot
 
     def snapshot(self) -> dict:
-        """Everything worked out so far (DFA rows, allowed tokens, forced runs), compactly."""
+        """Everything worked out so far (DFA rows, allowed tokens), compactly."""
         n_vocab = len(self.vocabulary.pieces)
         info = {}
         for state, found in self._info.items():
@@ -57,7 +52,7 @@ class Automaton:
             mask[found.allowed] = True
             info[state] = (np.packbits(mask), found.may_stop, found.reach)
         self.grown = False
-        return {"dfa": self.dfa.snapshot(), "info": info, "forced": dict(self._forced)}
+        return {"dfa": self.dfa.snapshot(), "info": info}
 
     def restore(self, snapshot: dict) -> None:
         """Adopt a snapshot taken from an automaton of the same regex and vocabulary."""
@@ -67,7 +62,6 @@ class Automaton:
         for state, (bits, may_stop, reach) in snapshot["info"].items():
             allowed = np.flatnonzero(np.unpackbits(bits, count=n_vocab)).astype(np.int64)
             self._info[state] = StateInfo(allowed, may_stop, reach)
-        self._forced.update(snapshot["forced"])
 
     def info(self, state: int) -> StateInfo:
         found = self._info.get(state)
@@ -133,37 +127,3 @@ class Automaton:
 
     def advance(self, state: int, token: int) -> int | None:
         return self.dfa.walk(state, self.vocabulary.pieces[token]) or None
-
-    def forced(self, state: int) -> tuple[list[int], int]:
-        """Tokens that must come next from ``state`` (possibly none) and the state after them."""
-        found = self._forced.get(state)
-        if found is None:
-            found = self._forced[state] = self._compute_forced(state)
-        return found
-
-    def _compute_forced(self, state: int) -> tuple[list[int], int]:
-        text = bytearray()
-        current = state
-        while len(text) < _MAX_FORCED_BYTES and not self.dfa.accepting[current]:
-            ways = np.flatnonzero(self.dfa.row(current))
-            if len(ways) != 1:
-                break
-            text.append(int(ways[0]))
-            current = self.dfa.step(current, int(ways[0]))
-        if not text:
-            return [], state
-        return self._tokens_for(bytes(text), state, current)
-
-    def _tokens_for(self, text: bytes, start: int, end: int) -> tuple[list[int], int]:
-        """Tokenise forced text as the model would; else as single bytes; else force nothing."""
-        for tokens in (self._tokenize(text), [self.vocabulary.byte_token.get(b) for b in text]):
-            if None in tokens or self.vocabulary.decode(tokens) != text:
-                continue
-            current: int | None = start
-            for token in tokens:
-                current = self.advance(current, token)
-                if current is None:
-                    break
-            if current == end:
-                return tokens, end
-        return [], start

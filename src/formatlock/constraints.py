@@ -2,7 +2,9 @@
 
 A :class:`Constraint` holds the regex the decoder masks with, the most bytes a match can have
 (to pick a token budget that never truncates) and the checker that every output passes before
-it is returned. Token automata are built per model vocabulary, bounded, and cached.
+it is returned. :meth:`Constraint.guide` gives the decoder what it needs on one model: the mask
+engine's grammar (:mod:`formatlock.masks`) and, for the budget guard, the closing automaton
+(:mod:`formatlock.closing`), built only when an output's budget can run short.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import cache
+from . import masks
 from .automaton import SNAPSHOT_FORMAT, Automaton
-from .errors import Issue, UnsupportedSchemaError, UsageError
+from .closing import bounds
+from .decoding import Guide
+from .errors import CompileError, Issue, UnsupportedSchemaError, UsageError
 from .json_regex import KeywordUse, compile_schema
 from .models import Model
 from .prompting import schema_instruction
@@ -42,8 +47,21 @@ class Constraint:
     schema: Schema | None = None
     uses: list[KeywordUse] = field(default_factory=list)
 
+    _bounds: tuple[int, int] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def bounds(self) -> tuple[int, int]:
+        """(fewest bytes of a match, most bytes from any point of a match to acceptance), read once."""
+        if self._bounds is None:
+            self._bounds = bounds(self.regex)
+        return self._bounds
+
+    def guide(self, model: Model) -> Guide:
+        """What the decoder needs to produce outputs of this constraint on ``model``."""
+        return Guide(masks.for_model(model).grammar(self.regex), lambda: self.bounds()[1], self.max_bytes,
+                     lambda: self.automaton(model))
+
     def automaton(self, model: Model) -> Automaton:
-        """The token automaton of this constraint over ``model``'s vocabulary (built once, cached)."""
+        """The closing automaton of this constraint over ``model``'s vocabulary (built once, cached)."""
         vocabulary = model.vocabulary
         key = (vocabulary.id, self.regex)
         with _AUTOMATA_LOCK:
@@ -51,7 +69,7 @@ class Constraint:
             if found is not None:
                 _AUTOMATA.move_to_end(key)
                 return found
-        automaton = Automaton(self.regex, vocabulary, lambda text: model.llm.tokenize(text, add_bos=False, special=False))
+        automaton = Automaton(self.regex, vocabulary)
         snapshot = cache.load("automata", self._cache_key(model))
         if snapshot is not None:
             automaton.restore(snapshot)
@@ -63,18 +81,24 @@ class Constraint:
 
 
     def save(self, model: Model) -> None:
-        """Persist what decoding worked out for this constraint, so the next process starts warm."""
-        automaton = self.automaton(model)
-        if automaton.grown:
+        """Persist what the closing automaton worked out (if it was needed), so the next process starts warm."""
+        with _AUTOMATA_LOCK:
+            automaton = _AUTOMATA.get((model.vocabulary.id, self.regex))
+        if automaton is not None and automaton.grown:
             cache.store("automata", self._cache_key(model), automaton.snapshot())
 
     def _cache_key(self, model: Model) -> str:
         return cache.key(str(SNAPSHOT_FORMAT), model.vocabulary.id, self.regex)
 
 
-def for_schema(ref: Any) -> Constraint:
-    """Compile a schema (anything :func:`load_schema` accepts); refuse what cannot be served."""
+def for_schema(ref: Any, *, cached: bool = True) -> Constraint:
+    """Compile a schema (anything :func:`load_schema` accepts); refuse what cannot be served.
+
+    Compiled constraints are kept in memory; ``cached=False`` compiles afresh (benchmarks).
+    """
     schema = load_schema(ref)
+    if not cached:
+        return _compile(schema)
     key = (json.dumps(schema.document, sort_keys=True), schema.pydantic_model)
     with _AUTOMATA_LOCK:
         found = _SCHEMAS.get(key)
@@ -92,6 +116,9 @@ def _compile(schema: Schema) -> Constraint:
     if compiled.unsupported or compiled.regex is None:
         first = compiled.unsupported[0] if compiled.unsupported else KeywordUse("", "schema", "unsupported", "")
         raise UnsupportedSchemaError(first.note or "cannot be enforced while decoding", first.keyword, first.pointer)
+    refused = masks.grammar_error(compiled.regex)
+    if refused is not None:
+        raise CompileError(f"the mask engine refused the compiled regex: {refused}")
     validator = Validator(schema)
     return Constraint(
         kind="schema",
@@ -110,6 +137,9 @@ def for_regex(pattern: str) -> Constraint:
         compiled = re.compile(pattern)
     except re.error as exc:
         raise UsageError(f"invalid regex {pattern!r}: {exc}") from None
+    refused = masks.grammar_error(pattern)
+    if refused is not None:
+        raise UsageError(f"regex {pattern!r} cannot be masked: {refused}")
 
     def check(text: str) -> tuple[Any, list[Issue]]:
         if compiled.fullmatch(text):

@@ -20,8 +20,12 @@ from typing import Callable
 import numpy as np
 
 from .automaton import Automaton
+from .closing import Closing
 from .errors import DecodingError, UsageError
+from .masks import Grammar
 from .models import Model
+
+_REJECTIONS = 8  # sampled tokens checked one at a time against the budget before narrowing the mask
 
 
 @dataclass
@@ -35,6 +39,19 @@ class Decoded:
     dead_end: bool = False
 
 
+@dataclass
+class Guide:
+    """What constrains one call's outputs: the mask engine's grammar and the budget guard's inputs."""
+
+    grammar: Grammar
+    reach: Callable[[], int]  # most bytes from any point of a match to acceptance (see closing.bounds)
+    max_bytes: int | None
+    automaton: Callable[[], Automaton]
+
+    def closing(self) -> Closing:
+        return Closing(self.reach, self.max_bytes, self.automaton)
+
+
 class Decoder:
     """Runs constrained (or free) decoding on one model; callers hold ``model.lock``."""
 
@@ -43,17 +60,14 @@ class Decoder:
 
         self.model = model
         self._llama_cpp = llama_cpp
-        vocab = llama_cpp.llama_model_get_vocab(model.llm.model)
-        self.stop_ids = np.array(
-            [t for t in range(model.n_vocab) if llama_cpp.llama_vocab_is_eog(vocab, t)] or [model.eos_id], dtype=np.int64
-        )
+        self.stop_ids = model.stop_ids
         self._prompt_key: tuple[int, ...] | None = None
         self._prompt_logits: np.ndarray | None = None
 
     def run(
         self,
         prompt_tokens: list[int],
-        automaton: Automaton | None,
+        guide: Guide | None,
         *,
         max_tokens: int,
         temperature: float,
@@ -61,7 +75,7 @@ class Decoder:
         deadline: float = float("inf"),
         stop: Callable[[str], bool] | None = None,
     ) -> Decoded:
-        """Decode one output for ``prompt_tokens`` under ``automaton`` (``None`` = unconstrained).
+        """Decode one output for ``prompt_tokens`` under ``guide`` (``None`` = unconstrained).
 
         Past ``deadline`` (a ``time.monotonic()`` value) a constrained output is closed with tokens
         that each bring acceptance closer; an unconstrained one is cut off like at the budget.
@@ -74,31 +88,34 @@ class Decoder:
         steps = 1
         out: list[int] = []
         pending: list[int] = []
-        state = automaton.initial_state if automaton is not None else 0
+        pieces = self.model.vocabulary.pieces
+        emitted = bytearray()
+        masking = guide.grammar.start() if guide is not None else None
+        closing = guide.closing() if guide is not None else None
         while True:
-            if automaton is not None:
-                forced, after = automaton.forced(state)
+            limit = None
+            if masking is not None and closing is not None:
+                forced = masking.forced() if masking.failed is None else []
                 if forced:
                     if len(out) + len(forced) > max_tokens:
                         return self._finish(out, steps, truncated=True)
+                    for token in forced:
+                        if not masking.consume(token):
+                            raise DecodingError(f"the mask engine forced token {token} and then refused it")
+                        emitted += pieces[token]
+                    closing.advance(forced)
                     out += forced
                     pending += forced
-                    state = after
                     continue
-                info = automaton.info(state)
-                if len(info.allowed) == 0:
-                    return self._finish(out, steps, dead_end=not info.may_stop)
-                allowed, may_stop = info.allowed, info.may_stop
+                if masking.failed is None:
+                    allowed, may_stop = masking.allowed()
+                if masking.failed is not None:  # llguidance gave up on this output: the DFA masks alone
+                    closing.take_over(bytes(emitted))
+                    allowed, may_stop = closing.mask()
+                if len(allowed) == 0:
+                    return self._finish(out, steps, dead_end=not may_stop)
                 left = max_tokens - len(out) - 1  # tokens left after this one
-                needed = automaton.distance(state) - 1  # bytes, so tokens at the most
-                if left >= 0 and (needed > left or time.monotonic() > deadline):
-                    # Past the deadline, or when even one token per byte would not fit (multi-byte
-                    # tokens may still): close by the shortest way, each token bringing the end closer.
-                    left = needed
-                if info.reach > left:
-                    allowed = automaton.within(state, left)
-                    if len(allowed) == 0 and not may_stop:
-                        return self._finish(out, steps, truncated=True)
+                limit = closing.limit(left, bytes(emitted), time.monotonic() > deadline)
             else:
                 allowed, may_stop = None, True
                 if len(out) >= max_tokens or time.monotonic() > deadline:
@@ -107,18 +124,20 @@ class Decoder:
                 logits = self._eval(pending)
                 pending = []
                 steps += 1
-            token = self._sample(logits, allowed, may_stop, temperature, rng)
+            token = self._sample(logits, allowed, may_stop, temperature, rng, closing, limit)
+            if token is _CLOSED_OUT:
+                return self._finish(out, steps, truncated=True)
             if token is None:
                 return self._finish(out, steps)
             out.append(token)
             pending.append(token)
-            if stop is not None and automaton is None and stop(self._text(out)):
+            if stop is not None and guide is None and stop(self._text(out)):
                 return self._finish(out, steps)
-            if automaton is not None:
-                following = automaton.advance(state, token)
-                if following is None:
+            if masking is not None and closing is not None:
+                if masking.failed is None and not masking.consume(token):
                     raise DecodingError(f"the decoder chose token {token}, which the constraint does not allow")
-                state = following
+                emitted += pieces[token]
+                closing.advance([token])
 
     def _text(self, tokens: list[int]) -> str:
         return self.model.vocabulary.decode(tokens).decode("utf-8", errors="replace")
@@ -152,8 +171,16 @@ class Decoder:
         may_stop: bool,
         temperature: float,
         rng: np.random.Generator,
-    ) -> int | None:
-        """Pick the next token among ``allowed`` (or stop); ``None`` means stop."""
+        closing: Closing | None = None,
+        limit: int | None = None,
+    ) -> int | None | object:
+        """Pick the next token among ``allowed`` (or stop); ``None`` means stop.
+
+        With a byte ``limit``, a token must also leave acceptance at most that far: sampled tokens
+        are checked one at a time (dropping each misfit, which keeps the distribution of the
+        narrowed set), and after a few misfits the whole mask is narrowed at once. If nothing
+        fits and the output may not stop, the result is ``_CLOSED_OUT``.
+        """
         if allowed is None:
             candidates = np.arange(len(logits))
         elif may_stop:
@@ -163,12 +190,35 @@ class Decoder:
         scores = logits[candidates].astype(np.float64)
         if not np.isfinite(scores).any():
             raise DecodingError("the model returned no finite logits for any allowed token")
+        n_allowed = len(candidates) if allowed is None else len(allowed)
+        for _ in range(_REJECTIONS if limit is not None else 1):
+            choice = self._choose(scores, temperature, rng)
+            if choice is None:
+                break
+            if allowed is None:
+                return int(candidates[choice]) if int(candidates[choice]) not in self.stop_ids else None
+            if choice >= n_allowed:
+                return None
+            token = int(candidates[choice])
+            if limit is None or (closing is not None and closing.fits(token, limit)):
+                return token
+            scores[choice] = -np.inf
+        assert allowed is not None and closing is not None and limit is not None
+        narrowed = closing.narrow(allowed, limit)
+        if len(narrowed) == 0 and not may_stop:
+            return _CLOSED_OUT
+        return self._sample(logits, narrowed, may_stop, temperature, rng)
+
+    @staticmethod
+    def _choose(scores: np.ndarray, temperature: float, rng: np.random.Generator) -> int | None:
+        """An index into ``scores`` (greedy at temperature 0); None if every score is -inf."""
+        if not np.isfinite(scores).any():
+            return None
         if temperature <= 0:
-            choice = int(np.argmax(scores))
-        else:
-            scores = (scores - scores.max()) / temperature
-            weights = np.exp(scores)
-            choice = int(rng.choice(len(candidates), p=weights / weights.sum()))
-        token = int(candidates[choice])
-        stops = token in self.stop_ids if allowed is None else choice >= len(allowed)
-        return None if stops else token
+            return int(np.argmax(scores))
+        shifted = (scores - scores[np.isfinite(scores)].max()) / temperature
+        weights = np.exp(shifted)
+        return int(rng.choice(len(scores), p=weights / weights.sum()))
+
+
+_CLOSED_OUT = object()  # no allowed token closes the output in time

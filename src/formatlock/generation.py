@@ -17,7 +17,6 @@ from typing import Any, Callable
 import numpy as np
 
 from . import constraints
-from .automaton import Automaton
 from .constraints import Constraint
 from .decoding import Decoded, Decoder
 from .errors import Attempt, EnforcementError, Issue, UsageError
@@ -106,8 +105,8 @@ def run(
     """
     _check_counts(n, max_tokens, temperature, retries)
     loaded = load_model(model)
-    automaton = constraint.automaton(loaded)
-    budget = max_tokens or _default_budget(constraint, automaton)
+    guide = constraint.guide(loaded)
+    budget = max_tokens or _default_budget(constraint)
     tries = 1 + (DEFAULT_RETRIES if retries is None else retries)
     if temperature is None:  # greedy for one output; several outputs should differ
         temperature = 0.0 if n == 1 else DEFAULT_SAMPLE_TEMPERATURE
@@ -123,7 +122,7 @@ def run(
             for attempt in range(tries):
                 t = base_temperature if attempt == 0 else max(base_temperature, RETRY_TEMPERATURE)
                 rng = np.random.default_rng(None if seed is None else [seed, k, attempt])
-                decoded = decoder.run(tokens, automaton, max_tokens=budget, temperature=t, rng=rng, deadline=deadline)
+                decoded = decoder.run(tokens, guide, max_tokens=budget, temperature=t, rng=rng, deadline=deadline)
                 value, issues = _judge(constraint, decoded, budget)
                 attempts.append(Attempt(raw=decoded.text, errors=issues, truncated=decoded.truncated))
                 if not issues:
@@ -164,11 +163,12 @@ def generate_text(
                                     stop=stop)
 
 
-def _default_budget(constraint: Constraint, automaton: Automaton) -> int:
+def _default_budget(constraint: Constraint) -> int:
     """The longest possible document (+1 for the end token), at most DEFAULT_MAX_TOKENS, but
     never less than the shortest document needs: every byte can be its own token."""
-    longest = constraint.max_bytes + 1 if constraint.max_bytes else DEFAULT_MAX_TOKENS
-    return max(min(longest, DEFAULT_MAX_TOKENS), automaton.distance(automaton.initial_state) + 1)
+    if constraint.max_bytes is not None and constraint.max_bytes < DEFAULT_MAX_TOKENS:
+        return constraint.max_bytes + 1
+    return max(DEFAULT_MAX_TOKENS, constraint.bounds()[0] + 1)
 
 
 def _judge(constraint: Constraint, decoded: Decoded, budget: int) -> tuple[Any, list[Issue]]:

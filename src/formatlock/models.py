@@ -9,6 +9,7 @@ lock serialises use of its llama.cpp context, which is not thread-safe.
 from __future__ import annotations
 
 import atexit
+import functools
 import importlib.util
 import os
 import threading
@@ -108,6 +109,16 @@ class Model:
 
             self._vocabulary = TokenVocabulary.from_model(self)
         return self._vocabulary
+
+    @functools.cached_property
+    def stop_ids(self):  # noqa: ANN201 - numpy.ndarray of int64
+        """Every end-of-generation token id (at least the end-of-sequence one)."""
+        import llama_cpp
+        import numpy as np
+
+        vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
+        return np.array([t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(vocab, t)] or [self.eos_id],
+                        dtype=np.int64)
 
     def cached_prefix(self, tokens: list[int]) -> int:
         """How many leading ``tokens`` the KV cache already holds."""

@@ -105,14 +105,17 @@ class Formatlock(_Engine):
 
     def __init__(self, model: str) -> None:
         super().__init__(model)
+        from ..masks import for_model
+
         self.model.vocabulary  # noqa: B018 - built once per model, not part of any schema's compile
+        for_model(self.model)  # the mask engine's tokenizer: likewise once per model
 
     def _compile(self, schema: Any) -> None:
         from ..constraints import for_schema
 
         self.schema = schema
         self.constraint = for_schema(schema)
-        self.constraint.automaton(self.model)
+        self.constraint.guide(self.model)
 
     def run(self, prompt: str, max_tokens: int, seed: int, temperature: float = 0.0) -> dict[str, Any]:
         """One output; the token budget comes from the schema (formatlock never truncates a valid output)."""

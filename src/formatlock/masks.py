@@ -1,0 +1,130 @@
+"""Token masks for a compiled constraint, computed by llguidance.
+
+formatlock's compiler turns a schema into one regex (:mod:`formatlock.json_regex`); llguidance
+(a token trie walked by a lazy derivative-based lexer, in Rust) gives the tokens that keep that
+regex alive in tens of microseconds on any vocabulary size, and the forced tokens for
+jump-forward. What llguidance does not give, the distance to acceptance that keeps an output
+closable within its token budget, comes from :mod:`formatlock.closing`.
+
+Per model: the tokenizer (read once from llama.cpp, the one-time vocabulary load). Per constraint
+and model: a compiled grammar, cached. Per output: a :class:`Masking`, a copy of the grammar's
+start state.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import CompileError
+
+if TYPE_CHECKING:
+    from .models import Model
+
+_MAX_GRAMMARS = 32
+_lock = threading.Lock()
+_models: dict[int, ModelMasks] = {}
+
+
+def for_model(model: Model) -> ModelMasks:
+    """The mask engine for ``model`` (its tokenizer is read on first use, then kept)."""
+    with _lock:
+        found = _models.get(id(model))
+        if found is None or found.model is not model:
+            found = _models[id(model)] = ModelMasks(model)
+        return found
+
+
+def grammar_error(regex: str) -> str | None:
+    """Why llguidance cannot take ``regex`` (None if it can); needs no model."""
+    import llguidance
+
+    is_error, messages = llguidance.LLMatcher.validate_grammar_with_warnings(llguidance.LLMatcher.grammar_from_regex(regex))
+    return messages[0] if is_error else None
+
+
+class ModelMasks:
+    """llguidance's view of one model's vocabulary, and the grammars compiled over it."""
+
+    def __init__(self, model: Model) -> None:
+        import llama_cpp
+        import llguidance
+        import llguidance.llamacpp
+
+        self.model = model
+        self._llguidance = llguidance
+        vocab = llama_cpp.llama_model_get_vocab(model.llm.model)
+        with warnings.catch_warnings():  # llguidance reads token attributes through a deprecated alias
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.tokenizer = llguidance.llamacpp.lltokenizer_from_vocab(vocab, n_vocab=model.n_vocab)
+        self.n_vocab = model.n_vocab
+        self.stop_ids = model.stop_ids
+        self._grammars: OrderedDict[str, Grammar] = OrderedDict()
+
+    def grammar(self, regex: str) -> Grammar:
+        """The compiled grammar of ``regex`` over this vocabulary (cached)."""
+        with _lock:
+            found = self._grammars.get(regex)
+            if found is not None:
+                self._grammars.move_to_end(regex)
+                return found
+        found = self.compile(regex)
+        with _lock:
+            self._grammars[regex] = found
+            while len(self._grammars) > _MAX_GRAMMARS:
+                self._grammars.popitem(last=False)
+        return found
+
+    def compile(self, regex: str) -> Grammar:
+        """A fresh grammar for ``regex`` (not cached); CompileError if llguidance refuses it."""
+        matcher = self._llguidance.LLMatcher(self.tokenizer, self._llguidance.LLMatcher.grammar_from_regex(regex), log_level=0)
+        if matcher.is_error():
+            raise CompileError(f"the mask engine refused the compiled regex: {matcher.get_error()}")
+        return Grammar(self, matcher)
+
+
+class Grammar:
+    """A compiled constraint over one vocabulary; :meth:`start` begins one output."""
+
+    def __init__(self, owner: ModelMasks, matcher: Any) -> None:
+        self.owner = owner
+        self._start = matcher
+
+    def start(self) -> Masking:
+        return Masking(self.owner, self._start.deep_copy())
+
+
+class Masking:
+    """One output's place in the constraint: allowed tokens, forced tokens, consumed tokens."""
+
+    def __init__(self, owner: ModelMasks, matcher: Any) -> None:
+        self._owner = owner
+        self._matcher = matcher
+        self._bits = np.zeros((owner.n_vocab + 31) // 32, dtype=np.int32)
+
+    @property
+    def failed(self) -> str | None:
+        """llguidance's error, if it has stopped working for this output (then its masks are void)."""
+        return self._matcher.get_error() if self._matcher.is_error() else None
+
+    def allowed(self) -> tuple[np.ndarray, bool]:
+        """Ids of the tokens allowed next (end-of-generation tokens excluded, sorted), and whether
+        the output may end here."""
+        self._matcher.unsafe_compute_mask_ptr(self._bits.ctypes.data, self._bits.nbytes)
+        mask = np.unpackbits(self._bits.view(np.uint8), bitorder="little", count=self._owner.n_vocab).view(bool)
+        mask[self._owner.stop_ids] = False
+        return np.flatnonzero(mask), self._matcher.is_accepting()
+
+    def forced(self) -> list[int]:
+        """Tokens that must come next (possibly none), tokenised the way the model would."""
+        if self._matcher.is_accepting():
+            return []
+        return list(self._matcher.compute_ff_tokens())
+
+    def consume(self, token: int) -> bool:
+        """Take ``token``; False if the constraint does not allow it."""
+        return bool(self._matcher.consume_token(token)) and not self._matcher.is_error()

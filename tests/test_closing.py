@@ -1,0 +1,121 @@
+"""The budget guard's bounds and the two engines behind constrained decoding.
+
+Masks come from llguidance; distances to acceptance from formatlock's lazy DFA. These tests pin
+what the guarantee rests on: the bounds read off a regex are exact (fewest bytes) and safe (no
+state of a match is further from acceptance), both engines take the same texts, and an output
+still closes in its budget, valid, when llguidance gives up midway.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from formatlock import masks
+from formatlock.closing import bounds
+from formatlock.constraints import for_regex, for_schema
+from formatlock.errors import UsageError
+from formatlock.fsm import LazyDFA
+from formatlock.generation import generate_results
+from formatlock.json_regex import compile_schema
+from formatlock.models import load_model
+from schema_strategies import EXAMPLES, schemas
+
+_settings = settings(max_examples=EXAMPLES or 40, deadline=None,
+                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+
+
+@_settings
+@given(schema=schemas, data=st.data())
+def test_bounds_are_exact_and_safe_on_compiled_schemas(schema: dict, data: st.DataObject) -> None:
+    compiled = compile_schema(schema)
+    if compiled.regex is None or compiled.unsupported:
+        return
+    least, reach = bounds(compiled.regex)
+    dfa = LazyDFA(compiled.regex)
+    assert least == dfa.distance(dfa.initial)
+    text = data.draw(st.from_regex(compiled.regex, fullmatch=True), label="output").encode("utf-8")
+    state = dfa.initial
+    for byte in text:  # every prefix of a match is at most `reach` bytes from acceptance
+        state = dfa.step(state, byte)
+        assert 0 < dfa.distance(state) <= reach or dfa.accepting[state]
+
+
+@pytest.mark.parametrize("regex", [r"[0-9]{3}-[0-9]{4}", r"(yes|no), [a-z]{3,8}", r"é{2,5}x?", r"(?:ab|a)c*", r"(a{4}b){2,3}"])
+def test_bounds_of_hand_written_regexes(regex: str) -> None:
+    dfa = LazyDFA(regex)
+    least, reach = bounds(regex)
+    assert least == dfa.distance(dfa.initial)
+    assert reach >= max(dfa.distance(s) for s in range(1, len(dfa.accepting)) if dfa.distance(s) < 2**31 - 1)
+
+
+def test_a_regex_the_decoder_cannot_mask_is_refused_when_compiled() -> None:
+    with pytest.raises(UsageError, match="not supported"):
+        for_regex(r"(?=a)a")
+
+
+@_settings
+@given(schema=schemas, data=st.data())
+def test_llguidance_and_the_closing_dfa_take_the_same_texts(schema: dict, data: st.DataObject) -> None:
+    compiled = compile_schema(schema)
+    if compiled.regex is None or compiled.unsupported:
+        return
+    model = load_model()
+    grammar = masks.for_model(model).compile(compiled.regex)
+    dfa = LazyDFA(compiled.regex)
+    text = data.draw(st.from_regex(compiled.regex, fullmatch=True), label="output")
+    cut = data.draw(st.integers(0, len(text)), label="cut")
+    mutated = text[:cut] + data.draw(st.sampled_from(['"', "}", "x", "0", ",", "é"]), label="insert") + text[cut:]
+    for candidate in (text, mutated):
+        tokens = model.tokenize(candidate, add_bos=False, special=False)
+        if model.vocabulary.decode(tokens) != candidate.encode("utf-8"):
+            continue  # the tokenizer cannot spell it (SmolLM2 has no token for some bytes)
+        masking = grammar.start()
+        consumed = all(masking.consume(t) for t in tokens)
+        if consumed:  # llguidance keeps the prefix alive; it must end exactly where the DFA accepts
+            _, may_stop = masking.allowed()
+            assert may_stop == dfa.accepts(candidate), candidate
+        else:
+            state = dfa.walk(dfa.initial, candidate.encode("utf-8"))
+            assert state == 0 or not dfa.accepts(candidate), candidate
+
+
+def test_closing_dfa_is_not_built_when_the_budget_cannot_run_short() -> None:
+    constraint = for_schema("support_ticket", cached=False)
+    generate_results(constraint.schema.document, "The app crashes when I upload a photo.")
+    model = load_model()
+    from formatlock.constraints import _AUTOMATA
+
+    assert (model.vocabulary.id, constraint.regex) not in _AUTOMATA
+
+
+def test_output_stays_valid_and_in_budget_when_llguidance_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DFA masks alone from the step llguidance reports an error; the output is still valid."""
+    calls = {"n": 0}
+
+    def failed(self: masks.Masking) -> str | None:
+        calls["n"] += 1
+        return "simulated engine error" if calls["n"] > 6 else None
+
+    monkeypatch.setattr(masks.Masking, "failed", property(failed))
+    [result] = generate_results("invoice", "Bill ACME for two days of consulting.", max_tokens=120, retries=0)
+    assert calls["n"] > 6
+    assert result.tokens <= 120
+    assert for_schema("invoice").check(result.text)[1] == []
+    assert json.loads(result.text)["invoice_number"].startswith("INV-")
+
+
+def test_mask_excludes_end_tokens_and_allows_exactly_the_live_tokens() -> None:
+    model = load_model()
+    masking = masks.for_model(model).compile(r'\{"a":[0-9]{1,3}\}').start()
+    assert masking.forced() != []  # '{"a":' has one way on
+    for token in masking.forced():
+        assert masking.consume(token)
+    allowed, may_stop = masking.allowed()
+    assert not may_stop and not np.isin(model.stop_ids, allowed).any()
+    texts = {model.vocabulary.pieces[t] for t in allowed}
+    assert b"7" in texts and b"x" not in texts and b"}" not in texts
