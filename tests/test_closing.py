@@ -77,8 +77,7 @@ def test_llguidance_and_the_closing_dfa_take_the_same_texts(schema: dict, data: 
         masking = grammar.start()
         consumed = all(masking.consume(t) for t in tokens)
         if consumed:  # llguidance keeps the prefix alive; it must end exactly where the DFA accepts
-            _, may_stop = masking.allowed()
-            assert may_stop == dfa.accepts(candidate), candidate
+            assert masking.allowed().may_stop == dfa.accepts(candidate), candidate
         else:
             state = dfa.walk(dfa.initial, candidate.encode("utf-8"))
             assert state == 0 or not dfa.accepts(candidate), candidate
@@ -115,7 +114,11 @@ def test_mask_excludes_end_tokens_and_allows_exactly_the_live_tokens() -> None:
     assert masking.forced() != []  # '{"a":' has one way on
     for token in masking.forced():
         assert masking.consume(token)
-    allowed, may_stop = masking.allowed()
-    assert not may_stop and not np.isin(model.stop_ids, allowed).any()
-    texts = {model.vocabulary.pieces[t] for t in allowed}
+    mask = masking.allowed()
+    assert not mask.may_stop and not np.isin(model.stop_ids, mask.ids).any()
+    assert all(mask.allows(int(t)) for t in mask.ids) and not mask.allows(int(model.stop_ids[0]))
+    texts = {model.vocabulary.pieces[t] for t in mask.ids}
     assert b"7" in texts and b"x" not in texts and b"}" not in texts
+    for token in model.tokenize("42}", add_bos=False, special=False):
+        assert masking.consume(token)
+    assert masking.allowed().may_stop and masking.allowed().empty  # '}' closed it: only ending is left

@@ -1,14 +1,16 @@
 """The decoding loop: llama.cpp logits, the constraint's mask, sampling, jump-forward.
 
-One call produces one output. The prompt's KV cache is reused across calls that share it.
-Forced text costs no model step: its tokens are queued and evaluated in one batch with the next
-sampled position. Generation stops only in a final state of the automaton.
+One call produces one output. The prompt's KV cache is reused across calls that share it. Masks
+and forced tokens come from llguidance (:mod:`formatlock.masks`). Forced text costs no model
+step: its tokens are queued and evaluated in one batch with the next sampled position.
+Generation stops only where the constraint accepts.
 
 A constrained output never runs out of budget mid-document: each step only allows tokens after
-which the document can still be closed in the tokens left, so a model that rambles is steered to
-close its strings and brackets in time. Past the deadline, or where the shortest way to the end
-has more bytes than there are tokens left, only tokens that bring the end closer are allowed.
-Unconstrained output is simply cut off (marked truncated) at the budget.
+which the document can still be closed in the tokens left (:mod:`formatlock.closing`), so a
+model that rambles is steered to close its strings and brackets in time. Past the deadline, or
+where the shortest way to the end has more bytes than there are tokens left, only tokens that
+bring the end closer are allowed. Unconstrained output is simply cut off (marked truncated) at
+the budget.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 from .automaton import Automaton
 from .closing import Closing
 from .errors import DecodingError, UsageError
-from .masks import Grammar
+from .masks import Grammar, Mask
 from .models import Model
 
 _REJECTIONS = 8  # sampled tokens checked one at a time against the budget before narrowing the mask
@@ -108,23 +110,24 @@ class Decoder:
                     pending += forced
                     continue
                 if masking.failed is None:
-                    allowed, may_stop = masking.allowed()
+                    mask = masking.allowed()
                 if masking.failed is not None:  # llguidance gave up on this output: the DFA masks alone
                     closing.take_over(bytes(emitted))
-                    allowed, may_stop = closing.mask()
-                if len(allowed) == 0:
-                    return self._finish(out, steps, dead_end=not may_stop)
+                    ids, may_stop = closing.mask()
+                    mask = Mask.from_ids(ids, self.model.n_vocab, may_stop)
+                if mask.empty:
+                    return self._finish(out, steps, dead_end=not mask.may_stop)
                 left = max_tokens - len(out) - 1  # tokens left after this one
                 limit = closing.limit(left, bytes(emitted), time.monotonic() > deadline)
             else:
-                allowed, may_stop = None, True
+                mask = None
                 if len(out) >= max_tokens or time.monotonic() > deadline:
                     return self._finish(out, steps, truncated=True)
             if pending:
                 logits = self._eval(pending)
                 pending = []
                 steps += 1
-            token = self._sample(logits, allowed, may_stop, temperature, rng, closing, limit)
+            token = self._sample(logits, mask, temperature, rng, closing, limit)
             if token is _CLOSED_OUT:
                 return self._finish(out, steps, truncated=True)
             if token is None:
@@ -167,58 +170,70 @@ class Decoder:
     def _sample(
         self,
         logits: np.ndarray,
-        allowed: np.ndarray | None,
-        may_stop: bool,
+        mask: Mask | None,
         temperature: float,
         rng: np.random.Generator,
         closing: Closing | None = None,
         limit: int | None = None,
     ) -> int | None | object:
-        """Pick the next token among ``allowed`` (or stop); ``None`` means stop.
+        """Pick the next token that ``mask`` allows (or stop); ``None`` means stop.
 
-        With a byte ``limit``, a token must also leave acceptance at most that far: sampled tokens
-        are checked one at a time (dropping each misfit, which keeps the distribution of the
-        narrowed set), and after a few misfits the whole mask is narrowed at once. If nothing
-        fits and the output may not stop, the result is ``_CLOSED_OUT``.
+        The model's own choice is tried first and kept if the mask allows it: that is the choice
+        masking would give (greedy), or a draw from the same renormalised distribution
+        (sampling, where a refused draw is drawn again). Only when that fails are the allowed ids
+        unpacked. With a byte ``limit``, a token must also leave acceptance at most that far:
+        draws are checked one at a time, then the whole mask is narrowed. If nothing fits and
+        the output may not stop, the result is ``_CLOSED_OUT``.
         """
-        if allowed is None:
-            candidates = np.arange(len(logits))
-        elif may_stop:
-            candidates = np.concatenate([allowed, self.stop_ids])
-        else:
-            candidates = allowed
+        if mask is None:
+            drawn = self._draw(logits, temperature, rng, 1)
+            if not drawn:
+                raise DecodingError("the model returned no finite logits")
+            return None if drawn[0] in self.stop_ids else drawn[0]
+        if limit is None:
+            for token in self._draw(logits, temperature, rng, 1 if temperature <= 0 else _REJECTIONS):
+                if mask.allows(int(token)):
+                    return int(token)
+                if mask.may_stop and token in self.stop_ids:
+                    return None
+        allowed = mask.ids
+        candidates = np.concatenate([allowed, self.stop_ids]) if mask.may_stop else allowed
         scores = logits[candidates].astype(np.float64)
         if not np.isfinite(scores).any():
             raise DecodingError("the model returned no finite logits for any allowed token")
-        n_allowed = len(candidates) if allowed is None else len(allowed)
-        for _ in range(_REJECTIONS if limit is not None else 1):
-            choice = self._choose(scores, temperature, rng)
-            if choice is None:
-                break
-            if allowed is None:
-                return int(candidates[choice]) if int(candidates[choice]) not in self.stop_ids else None
-            if choice >= n_allowed:
+        for choice in self._draw(scores, temperature, rng, 1 if limit is None else _REJECTIONS, distinct=True):
+            if choice >= len(allowed):
                 return None
             token = int(candidates[choice])
             if limit is None or (closing is not None and closing.fits(token, limit)):
                 return token
-            scores[choice] = -np.inf
-        assert allowed is not None and closing is not None and limit is not None
+        assert closing is not None and limit is not None
         narrowed = closing.narrow(allowed, limit)
-        if len(narrowed) == 0 and not may_stop:
+        if len(narrowed) == 0 and not mask.may_stop:
             return _CLOSED_OUT
-        return self._sample(logits, narrowed, may_stop, temperature, rng)
+        return self._sample(logits, Mask.from_ids(narrowed, self.model.n_vocab, mask.may_stop), temperature, rng)
 
     @staticmethod
-    def _choose(scores: np.ndarray, temperature: float, rng: np.random.Generator) -> int | None:
-        """An index into ``scores`` (greedy at temperature 0); None if every score is -inf."""
-        if not np.isfinite(scores).any():
-            return None
+    def _draw(scores: np.ndarray, temperature: float, rng: np.random.Generator, count: int,
+              distinct: bool = False) -> list[int]:
+        """Up to ``count`` indices into ``scores``, best first (greedy, temperature 0) or drawn from
+        the softmax; ``distinct`` draws without replacement. No index has a score of -inf."""
+        finite = np.isfinite(scores)
+        if not finite.any():
+            return []
         if temperature <= 0:
-            return int(np.argmax(scores))
-        shifted = (scores - scores[np.isfinite(scores)].max()) / temperature
-        weights = np.exp(shifted)
-        return int(rng.choice(len(scores), p=weights / weights.sum()))
+            if count == 1:
+                return [int(np.argmax(scores))]
+            order = np.argsort(-scores, kind="stable")[:count]
+            return [int(i) for i in order if finite[i]]
+        weights = np.exp((np.where(finite, scores, -np.inf) - scores[finite].max()) / temperature)
+        p = weights / weights.sum()
+        if distinct:
+            count = min(count, int(np.count_nonzero(p)))
+            return [int(i) for i in rng.choice(len(scores), size=count, replace=False, p=p)]
+        cumulative = np.cumsum(p)
+        return [int(i) for i in np.minimum(np.searchsorted(cumulative, rng.random(count) * cumulative[-1], side="right"),
+                                           len(scores) - 1)]
 
 
 _CLOSED_OUT = object()  # no allowed token closes the output in time

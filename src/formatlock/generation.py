@@ -113,7 +113,7 @@ def run(
     base_temperature = temperature
     with loaded.lock:
         tokens = prompt_tokens(loaded, prompt, constraint.instruction)
-        decoder = _decoder(loaded)
+        decoder = decoder_for(loaded)
         results = []
         for k in range(n):
             attempts: list[Attempt] = []
@@ -159,7 +159,7 @@ def generate_text(
     with loaded.lock:
         tokens = prompt_tokens(loaded, prompt, instruction)
         rng = np.random.default_rng(seed)
-        return _decoder(loaded).run(tokens, None, max_tokens=max_tokens, temperature=temperature or 0.0, rng=rng,
+        return decoder_for(loaded).run(tokens, None, max_tokens=max_tokens, temperature=temperature or 0.0, rng=rng,
                                     stop=stop)
 
 
@@ -185,7 +185,8 @@ def _judge(constraint: Constraint, decoded: Decoded, budget: int) -> tuple[Any, 
         return None, [Issue("", "pydantic", str(exc).splitlines()[0])]
 
 
-def _decoder(model: Model) -> Decoder:
+def decoder_for(model: Model) -> Decoder:
+    """The one decoder of ``model`` (it keeps the last prompt's logits)."""
     with _decoders_lock:
         if id(model) not in _decoders:
             _decoders[id(model)] = Decoder(model)

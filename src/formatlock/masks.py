@@ -98,26 +98,66 @@ class Grammar:
         return Masking(self.owner, self._start.deep_copy())
 
 
+class Mask:
+    """The tokens allowed at one step, as a bitmask over the vocabulary (end tokens cleared).
+
+    Testing one token is O(1); the sorted ids (:attr:`ids`) are unpacked only when asked for, so
+    a decoder that samples first and checks after pays nothing per step for the vocabulary size.
+    """
+
+    def __init__(self, bits: np.ndarray, n_vocab: int, may_stop: bool) -> None:
+        self.bits = bits.view(np.uint32)
+        self.n_vocab = n_vocab
+        self.may_stop = may_stop
+        self._ids: np.ndarray | None = None
+
+    @classmethod
+    def from_ids(cls, ids: np.ndarray, n_vocab: int, may_stop: bool) -> Mask:
+        flags = np.zeros(-(-n_vocab // 32) * 32, dtype=bool)
+        flags[ids] = True
+        mask = cls(np.packbits(flags, bitorder="little").view(np.uint32), n_vocab, may_stop)
+        mask._ids = np.asarray(ids, dtype=np.int64)
+        return mask
+
+    @property
+    def empty(self) -> bool:
+        """No token (other than ending) is allowed."""
+        return not self.bits.any()
+
+    def allows(self, token: int) -> bool:
+        return bool((int(self.bits[token >> 5]) >> (token & 31)) & 1)
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Sorted ids of the allowed tokens."""
+        if self._ids is None:
+            flags = np.unpackbits(self.bits.view(np.uint8), bitorder="little", count=self.n_vocab)
+            self._ids = np.flatnonzero(flags)
+        return self._ids
+
+
 class Masking:
     """One output's place in the constraint: allowed tokens, forced tokens, consumed tokens."""
 
     def __init__(self, owner: ModelMasks, matcher: Any) -> None:
         self._owner = owner
         self._matcher = matcher
-        self._bits = np.zeros((owner.n_vocab + 31) // 32, dtype=np.int32)
+        self._words = (owner.n_vocab + 31) // 32
 
     @property
     def failed(self) -> str | None:
         """llguidance's error, if it has stopped working for this output (then its masks are void)."""
         return self._matcher.get_error() if self._matcher.is_error() else None
 
-    def allowed(self) -> tuple[np.ndarray, bool]:
-        """Ids of the tokens allowed next (end-of-generation tokens excluded, sorted), and whether
-        the output may end here."""
-        self._matcher.unsafe_compute_mask_ptr(self._bits.ctypes.data, self._bits.nbytes)
-        mask = np.unpackbits(self._bits.view(np.uint8), bitorder="little", count=self._owner.n_vocab).view(bool)
-        mask[self._owner.stop_ids] = False
-        return np.flatnonzero(mask), self._matcher.is_accepting()
+    def allowed(self) -> Mask:
+        """The tokens allowed next (end-of-generation tokens excluded) and whether the output may end here."""
+        bits = np.empty(self._words, dtype=np.uint32)
+        self._matcher.unsafe_compute_mask_ptr(bits.ctypes.data, bits.nbytes)
+        may_stop = self._matcher.is_accepting()
+        if may_stop:
+            for stop in self._owner.stop_ids:
+                bits[stop >> 5] &= ~np.uint32(1 << (int(stop) & 31))
+        return Mask(bits, self._owner.n_vocab, may_stop)
 
     def forced(self) -> list[int]:
         """Tokens that must come next (possibly none), tokenised the way the model would."""

@@ -1,4 +1,4 @@
-"""The four generation paths the benchmarks compare, behind one small interface.
+"""The five generation paths the benchmarks compare, behind one small interface.
 
 Each engine gets the same rendered prompt (the model's chat template and the schema instruction
 from :mod:`formatlock.prompting`), greedy or seeded sampling, and the same token budget.
@@ -15,7 +15,7 @@ from ..models import load_model
 from ..prompting import render, schema_instruction
 
 RUN_TIMEOUT_S = 120  # formatlock refuses (typed) past this; the workers are killed only later
-ENGINES = ("formatlock", "outlines", "llama-grammar", "unconstrained")
+ENGINES = ("formatlock", "llguidance", "outlines", "llama-grammar", "unconstrained")
 
 
 class _Engine:
@@ -100,6 +100,45 @@ class Outlines(_Engine):
         return output, tokens, tokens
 
 
+class Llguidance(_Engine):
+    """llguidance's own JSON Schema grammar and masks (with its forced tokens), in formatlock's
+    decoding loop; no budget guard, since llguidance knows no distance to acceptance."""
+
+    def __init__(self, model: str) -> None:
+        from ..masks import for_model
+
+        super().__init__(model)
+        self.masks = for_model(self.model)  # the tokenizer: once per model, not part of any compile
+
+    def _compile(self, schema: Any) -> None:
+        import llguidance
+
+        from ..decoding import Guide
+        from ..masks import Grammar
+
+        self.schema = schema
+        grammar = llguidance.LLMatcher.grammar_from_json_schema(
+            schema, defaults={"whitespace_flexible": False, "item_separator": ",", "key_separator": ":"})
+        matcher = llguidance.LLMatcher(self.masks.tokenizer, grammar, log_level=0)
+        if matcher.is_error():
+            raise ValueError(f"llguidance: {matcher.get_error()}")
+        self.guide = Guide(Grammar(self.masks, matcher), reach=lambda: 0, max_bytes=None, automaton=_no_automaton)
+
+    def _generate(self, text: str, max_tokens: int, seed: int, temperature: float) -> tuple[str, int, int]:
+        import numpy as np
+
+        from ..generation import decoder_for
+
+        tokens = self.model.llm.tokenize(text.encode("utf-8"), special=True)
+        decoded = decoder_for(self.model).run(tokens, self.guide, max_tokens=max_tokens, temperature=temperature,
+                                             rng=np.random.default_rng(seed))
+        return decoded.text, decoded.tokens, decoded.model_steps
+
+
+def _no_automaton() -> Any:
+    raise AssertionError("the llguidance path has no closing automaton")
+
+
 class Formatlock(_Engine):
     """formatlock's constrained decoder, with validation and resampling."""
 
@@ -139,6 +178,6 @@ class Formatlock(_Engine):
 
 def make_engine(name: str, model: str) -> _Engine:
     """The engine called ``name`` on ``model``."""
-    classes = {"formatlock": Formatlock, "outlines": Outlines, "llama-grammar": LlamaGrammar,
+    classes = {"formatlock": Formatlock, "llguidance": Llguidance, "outlines": Outlines, "llama-grammar": LlamaGrammar,
                "unconstrained": Unconstrained}
     return classes[name](model)

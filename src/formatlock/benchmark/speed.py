@@ -1,4 +1,4 @@
-"""``formatlock bench``: speed and validity of the four paths on the same prompts and seeds.
+"""``formatlock bench``: speed and validity of the five paths on the same prompts and seeds.
 
 Per (schema, path): output tokens per second, for the whole call (prompt prefill included) and
 for decoding alone (the prompt already in the KV cache, timed separately), seconds per valid

@@ -1,4 +1,4 @@
-"""``formatlock bench``: compare formatlock with plain Outlines, llama.cpp grammars and free text."""
+"""``formatlock bench``: compare formatlock with llguidance, plain Outlines, llama.cpp grammars and free text."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ import click
               help="Schema to measure (repeatable; default: every bundled schema).")
 @click.option("--model", "-m", default="smollm2", show_default=True, help="Model name or .gguf path.")
 @click.option("-n", "n", type=click.IntRange(min=1), default=4, show_default=True, help="Outputs per schema and path.")
-@click.option("--path", "paths", multiple=True, type=click.Choice(["formatlock", "outlines", "llama-grammar", "unconstrained"]),
-              help="Paths to measure (repeatable; default: all four).")
+@click.option("--path", "paths", multiple=True, type=click.Choice(["formatlock", "llguidance", "outlines", "llama-grammar", "unconstrained"]),
+              help="Paths to measure (repeatable; default: all five).")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--plot", "plot_file", type=click.Path(dir_okay=False), help="Also draw whole-call and decoding tokens/s per path into this PNG.")
 def command(schemas: tuple[str, ...], model: str, n: int, paths: tuple[str, ...], output: str, plot_file: str | None) -> None:
-    """Time the four generation paths on the same prompts, seeds and model, in one run.
+    """Time the five generation paths on the same prompts, seeds and model, in one run.
 
-    Paths: formatlock, outlines (plain outlines.Generator), llama-grammar (llama-cpp-python
+    Paths: formatlock, llguidance (its own JSON Schema grammar and masks, no validation or retry),
+    outlines (plain outlines.Generator), llama-grammar (llama-cpp-python
     LlamaGrammar.from_json_schema) and unconstrained (free text, schema in the prompt). Each runs
     in its own memory-limited worker; a path that fails to compile reports "error".
 
