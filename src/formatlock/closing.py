@@ -79,7 +79,8 @@ def _one(op: object, arg: object) -> tuple[int, int]:
 class Closing:
     """One output's budget guard: idle while the budget cannot run short, then DFA-backed."""
 
-    def __init__(self, reach: Callable[[], int], max_bytes: int | None, automaton: Callable[[], Automaton]) -> None:
+    def __init__(self, reach: Callable[[], int], max_bytes: int | None, automaton: Callable[[], Automaton] | None) -> None:
+        """``automaton`` builds the closing automaton; None turns the guard off (a comparison path)."""
         self._reach = reach
         self._max_bytes = max_bytes
         self._make = automaton
@@ -89,8 +90,10 @@ class Closing:
     def limit(self, left: int, emitted: bytes, past_deadline: bool) -> int | None:
         """The most bytes acceptance may be away after the next token, or None: anything goes.
 
-        ``left`` is the tokens left after the next one; ``emitted`` the output so far.
+        ``left`` (at least 0) is the tokens left after the next one; ``emitted`` the output so far.
         """
+        if self._make is None:
+            return None
         if self.automaton is None:
             if not past_deadline and (
                 (self._max_bytes is not None and left >= self._max_bytes - len(emitted)) or left >= self._reach()
@@ -99,8 +102,6 @@ class Closing:
             self.take_over(emitted)
         assert self.automaton is not None
         needed = self.automaton.distance(self._state) - 1  # bytes, so tokens at the most
-        if left < 0:
-            return None  # the budget is spent: the decoder reports truncation
         if needed > left or past_deadline:
             # Past the deadline, or when even one token per byte would not fit (multi-byte tokens
             # may still): close by the shortest way, each token bringing the end closer.
@@ -134,5 +135,6 @@ class Closing:
     def take_over(self, emitted: bytes) -> None:
         """Build the DFA now (if not yet) and place it after ``emitted``."""
         if self.automaton is None:
+            assert self._make is not None
             self.automaton = self._make()
             self._state = self.automaton.dfa.walk(self.automaton.initial_state, emitted)

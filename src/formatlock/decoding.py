@@ -48,7 +48,7 @@ class Guide:
     grammar: Grammar
     reach: Callable[[], int]  # most bytes from any point of a match to acceptance (see closing.bounds)
     max_bytes: int | None
-    automaton: Callable[[], Automaton]
+    automaton: Callable[[], Automaton] | None  # None: no budget guard (llguidance's own path in `bench`)
 
     def closing(self) -> Closing:
         return Closing(self.reach, self.max_bytes, self.automaton)
@@ -118,6 +118,8 @@ class Decoder:
                 if mask.empty:
                     return self._finish(out, steps, dead_end=not mask.may_stop)
                 left = max_tokens - len(out) - 1  # tokens left after this one
+                if left < 0:
+                    return self._finish(out, steps, truncated=not mask.may_stop)
                 limit = closing.limit(left, bytes(emitted), time.monotonic() > deadline)
             else:
                 mask = None

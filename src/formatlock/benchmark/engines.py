@@ -122,7 +122,7 @@ class Llguidance(_Engine):
         matcher = llguidance.LLMatcher(self.masks.tokenizer, grammar, log_level=0)
         if matcher.is_error():
             raise ValueError(f"llguidance: {matcher.get_error()}")
-        self.guide = Guide(Grammar(self.masks, matcher), reach=lambda: 0, max_bytes=None, automaton=_no_automaton)
+        self.guide = Guide(Grammar(self.masks, matcher), reach=lambda: 0, max_bytes=None, automaton=None)
 
     def _generate(self, text: str, max_tokens: int, seed: int, temperature: float) -> tuple[str, int, int]:
         import numpy as np
@@ -133,10 +133,6 @@ class Llguidance(_Engine):
         decoded = decoder_for(self.model).run(tokens, self.guide, max_tokens=max_tokens, temperature=temperature,
                                              rng=np.random.default_rng(seed))
         return decoded.text, decoded.tokens, decoded.model_steps
-
-
-def _no_automaton() -> Any:
-    raise AssertionError("the llguidance path has no closing automaton")
 
 
 class Formatlock(_Engine):
