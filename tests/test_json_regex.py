@@ -22,7 +22,8 @@ from formatlock.fsm import LazyDFA
 from formatlock.json_regex import (EAGER_INDEX_LIMITS, MASK, RESAMPLE, UNSUPPORTED, CompiledSchema, Limits,
                                    compile_schema)
 from formatlock.regexes import FORMATS
-from formatlock.schemas import local_registry, validator_class
+from formatlock.schemas import load_schema, local_registry, validator_class
+from formatlock.validation import Validator
 
 EXAMPLES = int(os.environ.get("FORMATLOCK_HYPOTHESIS_EXAMPLES", "0") or 0)
 SMALL = Limits(free_string_chars=12, free_pattern_repeats=6, free_array_items=3, free_any_chars=6)
@@ -456,3 +457,22 @@ def test_a_map_trimmed_by_the_size_budget_keeps_its_minimum_members() -> None:
     assert uses(compiled)[("/properties/m", "minProperties")] == MASK
     assert matches(compiled, {"m": {"a": 1, "b": 2}})
     assert not matches(compiled, {"m": {}}) and not matches(compiled, {"m": {"a": 1}})
+
+
+def test_one_of_members_named_by_required_alone_is_masked_exactly() -> None:
+    """"Give either wkid or wkt": each branch leaves the other members out, so no resampling."""
+    schema = {"type": "object", "properties": {"wkid": {"type": "integer"}, "wkt": {"type": "string", "maxLength": 5},
+                                               "vcs": {"type": "integer"}},
+              "oneOf": [{"required": ["wkid"]}, {"required": ["wkt"]}, {"required": ["vcs"], "description": "x"}]}
+    compiled = compile_schema(schema)
+    assert [u.enforcement for u in compiled.uses if u.keyword == "oneOf"] == [MASK]
+    validator = Validator(load_schema(schema))
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.from_regex(compiled.regex, fullmatch=True))
+    def check(text: str) -> None:
+        assert validator.errors(json.loads(text)) == [], text
+
+    check()
+    untyped = {k: v for k, v in schema.items() if k != "type"}  # a string would pass every branch
+    assert [u.enforcement for u in compile_schema(untyped).uses if u.keyword == "oneOf"] == [RESAMPLE]

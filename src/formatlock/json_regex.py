@@ -460,12 +460,17 @@ class _Compiler:
         base = {k: v for k, v in schema.items() if k != key}
         frags, branches = [], []
         precise = True
+        singles = _required_singletons(schema[key]) if key == "oneOf" and schema.get("type") in ("object", ["object"]) else None
         for i, branch in enumerate(schema[key]):
             mark = len(self.log)
             resolved = self.inline(branch, f"{ptr}/{key}/{i}")
             frag = None
             if resolved is not None:
                 target, target_ptr, targets, _ = resolved
+                if singles is not None:  # "exactly one of these members": the others are left out
+                    target, ok = merge_schemas(target, {"properties": {k: False for j, k in enumerate(singles) if j != i}})
+                    precise = precise and ok
+                    target_ptr = f"{ptr}/{key}/{i}"
                 if base:
                     target, ok = merge_schemas(base, target)
                     precise = precise and ok
@@ -478,7 +483,7 @@ class _Compiler:
                 del self.log[mark:]
             else:
                 frags.append(frag)
-        if key == "anyOf" or (precise and self.disjoint(branches)):
+        if key == "anyOf" or (precise and (singles is not None or self.disjoint(branches))):
             self.record(ptr, key, MASK if precise else RESAMPLE, "" if precise else "merged inexactly; checked after decoding")
         else:
             self.record(ptr, key, RESAMPLE, "a text may match more than one branch; checked after decoding")
@@ -887,3 +892,18 @@ def _divides_one(step: Any) -> bool:
 
 def _at_most(value: int | None, cap: int) -> int | None:
     return None if value is None else min(value, cap)
+
+
+def _required_singletons(branches: list[Any]) -> list[str] | None:
+    """The member names of a ``oneOf`` whose branches each only require one distinct member
+    ("give either wkid or wkt"), else None. On an object, exactly one branch holds iff exactly one
+    of them is present (a non-object would pass every branch, hence the caller's type check)."""
+    names = []
+    for branch in branches:
+        if not isinstance(branch, dict) or any(k not in ANNOTATIONS and k != "required" for k in branch):
+            return None
+        required = branch.get("required")
+        if not isinstance(required, list) or len(required) != 1 or not isinstance(required[0], str):
+            return None
+        names.append(required[0])
+    return names if len(set(names)) == len(names) and len(names) > 1 else None
