@@ -5,9 +5,24 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 EXAMPLES = int(os.environ.get("FORMATLOCK_HYPOTHESIS_EXAMPLES", "0") or 0)
+
+
+def property_settings(examples: int) -> settings:
+    """Hypothesis settings for the schema-drawing tests (``FORMATLOCK_HYPOTHESIS_EXAMPLES`` overrides)."""
+    return settings(max_examples=EXAMPLES or examples, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+
+
+def servable_regex(schema: dict[str, Any]) -> str | None:
+    """The compiled regex of ``schema``, or None where the compiler refuses part of it."""
+    from formatlock.json_regex import compile_schema
+
+    compiled = compile_schema(schema)
+    return None if compiled.regex is None or compiled.unsupported else compiled.regex
 
 _names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)
 _formats = st.sampled_from(["date", "date-time", "time", "email", "uuid", "ipv4", "hostname", "uri"])

@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from formatlock import masks
@@ -21,24 +21,22 @@ from formatlock.constraints import for_regex, for_schema
 from formatlock.errors import UsageError
 from formatlock.fsm import LazyDFA
 from formatlock.generation import generate_results
-from formatlock.json_regex import compile_schema
 from formatlock.models import load_model
-from schema_strategies import EXAMPLES, schemas
+from schema_strategies import property_settings, schemas, servable_regex
 
-_settings = settings(max_examples=EXAMPLES or 40, deadline=None,
-                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+_settings = property_settings(40)
 
 
 @_settings
 @given(schema=schemas, data=st.data())
 def test_bounds_are_exact_and_safe_on_compiled_schemas(schema: dict, data: st.DataObject) -> None:
-    compiled = compile_schema(schema)
-    if compiled.regex is None or compiled.unsupported:
+    regex = servable_regex(schema)
+    if regex is None:
         return
-    least, reach = bounds(compiled.regex)
-    dfa = LazyDFA(compiled.regex)
+    least, reach = bounds(regex)
+    dfa = LazyDFA(regex)
     assert least == dfa.distance(dfa.initial)
-    text = data.draw(st.from_regex(compiled.regex, fullmatch=True), label="output").encode("utf-8")
+    text = data.draw(st.from_regex(regex, fullmatch=True), label="output").encode("utf-8")
     state = dfa.initial
     for byte in text:  # every prefix of a match is at most `reach` bytes from acceptance
         state = dfa.step(state, byte)
@@ -61,13 +59,13 @@ def test_a_regex_the_decoder_cannot_mask_is_refused_when_compiled() -> None:
 @_settings
 @given(schema=schemas, data=st.data())
 def test_llguidance_and_the_closing_dfa_take_the_same_texts(schema: dict, data: st.DataObject) -> None:
-    compiled = compile_schema(schema)
-    if compiled.regex is None or compiled.unsupported:
+    regex = servable_regex(schema)
+    if regex is None:
         return
     model = load_model()
-    grammar = masks.for_model(model).compile(compiled.regex)
-    dfa = LazyDFA(compiled.regex)
-    text = data.draw(st.from_regex(compiled.regex, fullmatch=True), label="output")
+    grammar = masks.for_model(model).compile(regex)
+    dfa = LazyDFA(regex)
+    text = data.draw(st.from_regex(regex, fullmatch=True), label="output")
     cut = data.draw(st.integers(0, len(text)), label="cut")
     mutated = text[:cut] + data.draw(st.sampled_from(['"', "}", "x", "0", ",", "é"]), label="insert") + text[cut:]
     for candidate in (text, mutated):

@@ -10,17 +10,16 @@ import json
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from formatlock.fsm import LazyDFA
 from formatlock.json_regex import MASK, RESAMPLE, compile_schema
 from formatlock.schemas import load_schema
 from formatlock.validation import Validator
-from schema_strategies import EXAMPLES, recursive_tree, schemas
+from schema_strategies import property_settings, recursive_tree, schemas
 
-_settings = settings(max_examples=EXAMPLES or 60, deadline=None,
-                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+_settings = property_settings(60)
 
 
 @_settings
