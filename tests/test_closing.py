@@ -9,6 +9,8 @@ still closes in its budget, valid, when llguidance gives up midway.
 from __future__ import annotations
 
 import json
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -19,7 +21,7 @@ from formatlock import masks
 from formatlock.closing import bounds
 from formatlock.constraints import for_regex, for_schema
 from formatlock.errors import UsageError
-from formatlock.fsm import LazyDFA
+from formatlock.fsm import LazyDFA, canonical
 from formatlock.generation import generate_results
 from formatlock.models import load_model
 from schema_strategies import property_settings, schemas, servable_regex
@@ -120,3 +122,23 @@ def test_mask_excludes_end_tokens_and_allows_exactly_the_live_tokens() -> None:
     for token in model.tokenize("42}", add_bos=False, special=False):
         assert masking.consume(token)
     assert masking.allowed().may_stop and masking.allowed().empty  # '}' closed it: only ending is left
+
+
+_DIALECT_PATTERNS = [r"[[:alpha:]]+", r"\d{2}\w?\s*", r"[^a-c]é.?", r"(?:ab|a)c*$", r"^x{2,}[\]\-]"]
+
+
+@property_settings(60)
+@given(text=st.text(alphabet="abcxé:[]-_ 0123٣\n", max_size=8))
+def test_canonical_regex_means_what_python_re_means(text: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        for pattern in _DIALECT_PATTERNS:
+            assert bool(re.fullmatch(canonical(pattern), text)) == bool(re.fullmatch(pattern, text)), (pattern, text)
+
+
+def test_user_regex_is_masked_with_python_semantics_not_rust_ones() -> None:
+    """`[[:alpha:]]` is a POSIX class to llguidance and a plain set to `re`: `re` decides."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # re: "possible nested set", which is the point
+        [result] = generate_results(for_regex(r"[[:alpha:]]+"), "Say something.", retries=0)
+        assert re.fullmatch(r"[[:alpha:]]+", result.text)

@@ -16,12 +16,12 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import cache
-from . import masks
+from . import cache, masks
 from .automaton import SNAPSHOT_FORMAT, Automaton
 from .closing import bounds
 from .decoding import Guide
 from .errors import CompileError, Issue, UnsupportedSchemaError, UsageError
+from .fsm import canonical
 from .json_regex import KeywordUse, compile_schema
 from .models import Model
 from .prompting import schema_instruction
@@ -137,7 +137,8 @@ def for_regex(pattern: str) -> Constraint:
         compiled = re.compile(pattern)
     except re.error as exc:
         raise UsageError(f"invalid regex {pattern!r}: {exc}") from None
-    refused = masks.grammar_error(pattern)
+    regex = canonical(pattern)  # what re reads, spelled so that llguidance reads the same
+    refused = masks.grammar_error(regex)
     if refused is not None:
         raise UsageError(f"regex {pattern!r} cannot be masked: {refused}")
 
@@ -146,7 +147,7 @@ def for_regex(pattern: str) -> Constraint:
             return text, []
         return None, [Issue("", "pattern", f"{text!r} does not match {pattern!r}")]
 
-    return Constraint(kind="regex", regex=pattern, max_bytes=None, check=check)
+    return Constraint(kind="regex", regex=regex, max_bytes=None, check=check)
 
 
 def for_choice(choices: list[str]) -> Constraint:

@@ -155,6 +155,61 @@ def _class_ranges(items: list) -> Ranges:
     return complement(ranges) if negate else ranges
 
 
+def canonical(pattern: str) -> str:
+    """``pattern`` rewritten so that any regex engine reads what Python's ``re`` reads.
+
+    User regexes are checked with ``re`` but masked by llguidance (Rust regex syntax), and the two
+    dialects differ (``[[:alpha:]]`` is a POSIX class in Rust, a set of 6 characters in Python).
+    Classes become explicit code point ranges, groups non-capturing, anchors at the edges dropped.
+    """
+    try:
+        return _emit(list(sre.parse(pattern)))
+    except (re.error, OverflowError) as exc:
+        raise UsageError(f"invalid regex: {exc}") from None
+    except RecursionError:
+        raise CompileError("the regex nests too deeply") from None
+
+
+def _char(code: int) -> str:
+    if chr(code).isascii() and chr(code).isalnum():
+        return chr(code)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _set(ranges: Ranges) -> str:
+    ranges = subtract(ranges, SURROGATES)
+    if not ranges:
+        return "[^\\u0000-\\U0010ffff]"  # matches nothing
+    return "[" + "".join(_char(lo) if lo == hi else f"{_char(lo)}-{_char(hi)}" for lo, hi in ranges) + "]"
+
+
+def _emit(items: list) -> str:
+    out = []
+    for op, arg in items:
+        if op is C.LITERAL:
+            out.append(_char(arg))
+        elif op is C.NOT_LITERAL:
+            out.append(_set(complement([(arg, arg)])))
+        elif op is C.ANY:
+            out.append(_set(complement([(10, 10)])))
+        elif op is C.IN:
+            out.append(_set(_class_ranges(arg)))
+        elif op is C.SUBPATTERN:
+            if arg[1] & ~re.UNICODE or arg[2]:
+                raise UsageError("inline regex flags are not supported")
+            out.append(f"(?:{_emit(list(arg[3]))})")
+        elif op is C.BRANCH:
+            out.append("(?:" + "|".join(_emit(list(b)) for b in arg[1]) + ")")
+        elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+            lo, hi, body = arg
+            out.append(f"(?:{_emit(list(body))}){{{lo},{'' if hi is C.MAXREPEAT else hi}}}")
+        elif op is C.AT and arg in (C.AT_BEGINNING, C.AT_BEGINNING_STRING, C.AT_END, C.AT_END_STRING):
+            continue  # the whole output must match, so edge anchors mean nothing more
+        else:
+            raise UsageError(f"regex construct {op} is not supported for constrained decoding")
+    return "".join(out)
+
+
 class LazyDFA:
     """A byte-level DFA materialised on demand. State 0 is dead; rows are 256-wide int32."""
 

@@ -44,7 +44,10 @@ def grammar_error(regex: str) -> str | None:
     import llguidance
 
     is_error, messages = llguidance.LLMatcher.validate_grammar_with_warnings(llguidance.LLMatcher.grammar_from_regex(regex))
-    return messages[0] if is_error else None
+    if not is_error:
+        return None
+    lines = [line.strip() for line in messages[0].splitlines()]
+    return next((line[len("error: "):] for line in lines if line.startswith("error: ")), lines[0] if lines else "refused")
 
 
 class ModelMasks:
