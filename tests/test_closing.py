@@ -56,6 +56,8 @@ def test_bounds_of_hand_written_regexes(regex: str) -> None:
 def test_a_regex_the_decoder_cannot_mask_is_refused_when_compiled() -> None:
     with pytest.raises(UsageError, match="not supported"):
         for_regex(r"(?=a)a")
+    with pytest.raises(UsageError, match="flags are not supported"):  # not masked case-sensitively
+        for_regex(r"(?i)abc")
 
 
 @_settings

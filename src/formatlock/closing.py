@@ -14,27 +14,20 @@ token is safe and the DFA is never built; most outputs end before that.
 
 from __future__ import annotations
 
-import re
 from re import _constants as C  # noqa: N812 - the stdlib's own names
-from re import _parser as sre
 from typing import Callable
 
 import numpy as np
 
 from .automaton import Automaton
 from .charsets import SURROGATES, subtract
-from .errors import CompileError, UsageError
-from .fsm import _class_ranges
+from .errors import UsageError
+from .fsm import _class_ranges, read_regex
 
 
 def bounds(regex: str) -> tuple[int, int]:
     """(fewest bytes of a match, most bytes from any point of a match to acceptance)."""
-    try:
-        return _seq(list(sre.parse(regex)))
-    except (re.error, OverflowError) as exc:
-        raise UsageError(f"invalid regex: {exc}") from None
-    except RecursionError:
-        raise CompileError("the regex nests too deeply") from None
+    return read_regex(regex, _seq)
 
 
 def _utf8(code: int) -> int:
@@ -87,7 +80,7 @@ class Closing:
         self.automaton: Automaton | None = None
         self._state = 0
 
-    def limit(self, left: int, emitted: bytes, past_deadline: bool) -> int | None:
+    def limit(self, left: int, emitted: bytes | bytearray, past_deadline: bool) -> int | None:
         """The most bytes acceptance may be away after the next token, or None: anything goes.
 
         ``left`` (at least 0) is the tokens left after the next one; ``emitted`` the output so far.
@@ -132,7 +125,7 @@ class Closing:
         info = self.automaton.info(self._state)
         return info.allowed, info.may_stop
 
-    def take_over(self, emitted: bytes) -> None:
+    def take_over(self, emitted: bytes | bytearray) -> None:
         """Build the DFA now (if not yet) and place it after ``emitted``."""
         if self.automaton is None:
             assert self._make is not None

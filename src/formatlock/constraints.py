@@ -16,9 +16,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import cache, masks
+from . import cache, closing, masks
 from .automaton import SNAPSHOT_FORMAT, Automaton
-from .closing import bounds
 from .decoding import Guide
 from .errors import CompileError, Issue, UnsupportedSchemaError, UsageError
 from .fsm import canonical
@@ -52,7 +51,7 @@ class Constraint:
     def bounds(self) -> tuple[int, int]:
         """(fewest bytes of a match, most bytes from any point of a match to acceptance), read once."""
         if self._bounds is None:
-            self._bounds = bounds(self.regex)
+            self._bounds = closing.bounds(self.regex)
         return self._bounds
 
     def guide(self, model: Model) -> Guide:

@@ -95,9 +95,10 @@ class Decoder:
         masking = guide.grammar.start() if guide is not None else None
         closing = guide.closing() if guide is not None else None
         while True:
-            limit = None
+            limit, failed = None, False
             if masking is not None and closing is not None:
-                forced = masking.forced() if masking.failed is None else []
+                failed = masking.failed is not None  # llguidance gave up on this output: the DFA masks alone
+                forced = [] if failed else masking.forced()
                 if forced:
                     if len(out) + len(forced) > max_tokens:
                         return self._finish(out, steps, truncated=True)
@@ -109,10 +110,10 @@ class Decoder:
                     out += forced
                     pending += forced
                     continue
-                if masking.failed is None:
-                    mask = masking.allowed()
-                if masking.failed is not None:  # llguidance gave up on this output: the DFA masks alone
-                    closing.take_over(bytes(emitted))
+                mask = None if failed else masking.allowed()
+                if mask is None or masking.failed is not None:  # computing the mask may be what failed
+                    failed = True
+                    closing.take_over(emitted)
                     ids, may_stop = closing.mask()
                     mask = Mask.from_ids(ids, self.model.n_vocab, may_stop)
                 if mask.empty:
@@ -120,7 +121,7 @@ class Decoder:
                 left = max_tokens - len(out) - 1  # tokens left after this one
                 if left < 0:
                     return self._finish(out, steps, truncated=not mask.may_stop)
-                limit = closing.limit(left, bytes(emitted), time.monotonic() > deadline)
+                limit = closing.limit(left, emitted, time.monotonic() > deadline)
             else:
                 mask = None
                 if len(out) >= max_tokens or time.monotonic() > deadline:
@@ -139,7 +140,7 @@ class Decoder:
             if stop is not None and guide is None and stop(self._text(out)):
                 return self._finish(out, steps)
             if masking is not None and closing is not None:
-                if masking.failed is None and not masking.consume(token):
+                if not failed and not masking.consume(token):
                     raise DecodingError(f"the decoder chose token {token}, which the constraint does not allow")
                 emitted += pieces[token]
                 closing.advance([token])

@@ -13,6 +13,7 @@ import re
 from re import _constants as C  # noqa: N812 - the stdlib's own names
 from collections import deque
 from re import _parser as sre
+from typing import Callable, TypeVar
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from .errors import CompileError, UsageError
 
 MAX_NFA_STATES = 2_000_000
 MAX_DFA_STATES = 200_000
+T = TypeVar("T")
 UNREACHABLE = np.iinfo(np.int32).max  # distance of a state from which no text is accepted
 
 
@@ -155,6 +157,22 @@ def _class_ranges(items: list) -> Ranges:
     return complement(ranges) if negate else ranges
 
 
+def read_regex(pattern: str, walk: Callable[[list], T]) -> T:
+    """Parse ``pattern`` as Python's ``re`` does and hand its items to ``walk``, with one set of
+    errors for every reader: UsageError for what is no regex or sets flags, CompileError for
+    nesting too deep to walk."""
+    try:
+        parsed = sre.parse(pattern)
+    except (re.error, OverflowError, RecursionError) as exc:
+        raise UsageError(f"invalid regex: {exc}") from None
+    if parsed.state.flags & ~(re.UNICODE | re.ASCII):
+        raise UsageError("regex flags are not supported")
+    try:
+        return walk(list(parsed))
+    except RecursionError:
+        raise CompileError("the regex nests too deeply") from None
+
+
 def canonical(pattern: str) -> str:
     """``pattern`` rewritten so that any regex engine reads what Python's ``re`` reads.
 
@@ -162,12 +180,7 @@ def canonical(pattern: str) -> str:
     dialects differ (``[[:alpha:]]`` is a POSIX class in Rust, a set of 6 characters in Python).
     Classes become explicit code point ranges, groups non-capturing, anchors at the edges dropped.
     """
-    try:
-        return _emit(list(sre.parse(pattern)))
-    except (re.error, OverflowError) as exc:
-        raise UsageError(f"invalid regex: {exc}") from None
-    except RecursionError:
-        raise CompileError("the regex nests too deeply") from None
+    return read_regex(pattern, _emit)
 
 
 def _char(code: int) -> str:
@@ -214,18 +227,9 @@ class LazyDFA:
     """A byte-level DFA materialised on demand. State 0 is dead; rows are 256-wide int32."""
 
     def __init__(self, pattern: str) -> None:
-        try:
-            parsed = sre.parse(pattern)
-        except (re.error, OverflowError, RecursionError) as exc:
-            raise UsageError(f"invalid regex: {exc}") from None
-        if parsed.state.flags & ~(re.UNICODE | re.ASCII):
-            raise UsageError("regex flags are not supported")
         self._nfa = _NFA()
         begin = self._nfa.state()
-        try:
-            self._accept = self._nfa.build(list(parsed), begin)
-        except RecursionError:
-            raise CompileError("the regex nests too deeply") from None
+        self._accept = read_regex(pattern, lambda items: self._nfa.build(items, begin))
         self._ids: dict[frozenset[int], int] = {frozenset(): 0}
         self._sets: list[frozenset[int]] = [frozenset()]
         self.accepting: list[bool] = [False]
