@@ -39,12 +39,14 @@ class Constraint:
     """A regex to mask with, a bound on output size, and the check every output must pass."""
 
     kind: str  # "schema" | "regex" | "choice"
-    regex: str
+    regex: str | None  # None: not masked, only checked (see for_schema)
     max_bytes: int | None
     check: Callable[[str], tuple[Any, list[Issue]]]
     instruction: str | None = None
     schema: Schema | None = None
     uses: list[KeywordUse] = field(default_factory=list)
+    pattern: str | None = None  # the user's regex, as given (kind "regex"), for servers that take one
+    choices: tuple[str, ...] | None = None  # kind "choice"
 
     _bounds: tuple[int, int] | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -56,6 +58,8 @@ class Constraint:
 
     def guide(self, model: Model) -> Guide:
         """What the decoder needs to produce outputs of this constraint on ``model``."""
+        if self.regex is None:
+            raise UsageError("this constraint was made for a server (masked=False) and cannot mask a local model")
         return Guide(masks.for_model(model).grammar(self.regex), lambda: self.bounds()[1], self.max_bytes,
                      lambda: self.automaton(model))
 
@@ -90,12 +94,17 @@ class Constraint:
         return cache.key(str(SNAPSHOT_FORMAT), model.vocabulary.id, self.regex)
 
 
-def for_schema(ref: Any, *, cached: bool = True) -> Constraint:
+def for_schema(ref: Any, *, cached: bool = True, masked: bool = True) -> Constraint:
     """Compile a schema (anything :func:`load_schema` accepts); refuse what cannot be served.
 
     Compiled constraints are kept in memory; ``cached=False`` compiles afresh (benchmarks).
+    ``masked=False`` skips the compiler: the constraint only checks outputs (for a server, which
+    constrains in its own way or not at all), so no schema is refused.
     """
     schema = load_schema(ref)
+    if not masked:
+        return Constraint(kind="schema", regex=None, max_bytes=None, check=Validator(schema).check_text,
+                          instruction=schema_instruction(schema.document), schema=schema)
     if not cached:
         return _compile(schema)
     key = (json.dumps(schema.document, sort_keys=True), schema.pydantic_model)
@@ -146,7 +155,7 @@ def for_regex(pattern: str) -> Constraint:
             return text, []
         return None, [Issue("", "pattern", f"{text!r} does not match {pattern!r}")]
 
-    return Constraint(kind="regex", regex=regex, max_bytes=None, check=check)
+    return Constraint(kind="regex", regex=regex, max_bytes=None, check=check, pattern=pattern)
 
 
 def for_choice(choices: list[str]) -> Constraint:
@@ -167,4 +176,5 @@ def for_choice(choices: list[str]) -> Constraint:
         max_bytes=pattern.max,
         check=check,
         instruction="Reply with exactly one of: " + ", ".join(json.dumps(c) for c in choices),
+        choices=tuple(choices),
     )

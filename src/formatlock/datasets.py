@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from . import dataset_formats
-from .errors import EnforcementError, InputError, UsageError
+from .errors import EnforcementError, InputError, ServerError, UsageError
 from .inputs import Input, Progress, no_progress
 from .schemas import Schema
 
 if TYPE_CHECKING:
+    from .backends import Backend
     from .calllog import CallLog
     from .models import Model
 
@@ -143,30 +144,49 @@ class Checkpoint:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def teach(schema: Schema, prompts: list[str], checkpoint: Checkpoint, done: list[Example], *, teacher: Model,
-          temperature: float, seed: int, progress: Progress = no_progress) -> tuple[list[Example], list[str]]:
+def teach(schema: Schema, prompts: list[str], checkpoint: Checkpoint, done: list[Example], *, teacher: Backend,
+          temperature: float, seed: int, concurrency: int = 1,
+          progress: Progress = no_progress) -> tuple[list[Example], list[str]]:
     """Constrained targets for the prompts not in ``done``, each checkpointed as soon as it is made.
 
-    Returns (examples for ``prompts``, prompts the teacher found no valid target for).
+    A server teacher labels up to ``concurrency`` prompts at once. Returns (examples for
+    ``prompts``, prompts the teacher found no valid target for). A server failure stops the
+    export; every target made before it is in the checkpoint, for ``--resume``.
     """
+    import threading
+
     from .constraints import for_schema
+    from .fanout import ordered
     from .generation import run
 
     finished = {e.prompt: e for e in done}
     todo = [p for p in dict.fromkeys(prompts) if p not in finished]
-    constraint = for_schema(schema)
+    constraint = for_schema(schema, masked=teacher.masks_locally)
+    saving = threading.Lock()
+
+    def label(prompt: str) -> tuple[str, Example | None]:
+        try:
+            result = run(constraint, prompt, model=teacher, temperature=temperature,
+                         seed=prompt_hash(seed, prompt) % 2**32)[0]
+        except EnforcementError:
+            return prompt, None
+        example = Example(prompt, compact_json(json.loads(result.text)))
+        with saving:
+            checkpoint.append(example)
+        return prompt, example
+
     skipped = []
     with progress(len(todo)) as bar:
-        for prompt in todo:
-            try:
-                result = run(constraint, prompt, model=teacher, temperature=temperature,
-                             seed=prompt_hash(seed, prompt) % 2**32)[0]
-            except EnforcementError:
-                skipped.append(prompt)
-            else:
-                finished[prompt] = Example(prompt, compact_json(json.loads(result.text)))
-                checkpoint.append(finished[prompt])
-            bar.update(1)
+        try:
+            for prompt, example in ordered(label, todo, concurrency if teacher.concurrent else 1):
+                if example is None:
+                    skipped.append(prompt)
+                else:
+                    finished[prompt] = example
+                bar.update(1)
+        except ServerError as exc:
+            raise ServerError(f"{exc} (the targets made so far are kept in {checkpoint.folder}: "
+                              "rerun with --resume)") from exc
     return [finished[p] for p in dict.fromkeys(prompts) if p in finished], skipped
 
 
@@ -192,7 +212,7 @@ def from_log(schema: Schema, log: CallLog | None = None) -> tuple[list[Example],
 def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: str = "openai",
            val_fraction: float = 0.1, seed: int = 0, model: str | None = None, temperature: float = 0.7,
            system: str | None = None, resume: bool = False, force: bool = False, strict: bool = False,
-           progress: Progress = no_progress) -> Summary:
+           concurrency: int = 1, progress: Progress = no_progress) -> Summary:
     """Build and write the dataset for ``inputs`` (targets from the teacher) or, when None, from the call log.
 
     A folder that already holds a finished dataset is kept: resuming it is refused (there is
@@ -200,7 +220,7 @@ def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: st
     (:mod:`formatlock.quality`) go into the manifest; ``strict`` drops the examples they flag.
     """
     from . import quality
-
+    from .backends import open_backend
     from .models import load_model
 
     if fmt not in dataset_formats.FORMATS:
@@ -210,7 +230,8 @@ def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: st
             raise UsageError(f"{out_dir} holds a finished dataset: there is nothing to resume "
                              "(use --force to make it again)")
         raise UsageError(f"{out_dir} already holds a finished dataset: pass --force to replace it, or choose --out")
-    teacher = load_model(model)  # the teacher, and the tokenizer of the context check
+    teacher = open_backend(model)
+    counter = teacher.local_model or load_model(None)  # the tokenizer of the context check (a server's is unknown)
     checkpoint = Checkpoint(out_dir)
     skipped: list[str] = []
     if inputs is None:
@@ -222,10 +243,11 @@ def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: st
         settings = {"schema_hash": schema.id, "model": teacher.name, "temperature": temperature, "seed": seed}
         done = checkpoint.start(settings, resume)
         examples, skipped = teach(schema, [i.text for i in inputs], checkpoint, done, teacher=teacher,
-                                  temperature=temperature, seed=seed, progress=progress)
+                                  temperature=temperature, seed=seed, concurrency=concurrency, progress=progress)
         if not examples:
             raise EnforcementError(f"the teacher {teacher.name} found no schema-valid target for any input")
-        source, model_name = f"constrained decoding on {teacher.name}", teacher.name
+        how = "constrained decoding" if teacher.constrains else "validated prompt-only replies (with retries)"
+        source, model_name = f"{how} on {teacher.name}", teacher.name
     system = system or default_system(schema)
     gates = quality.check(schema, [json.loads(e.target) for e in examples], instruction=system)
     kept = [e for i, e in enumerate(examples) if not (strict and i in gates.flagged)]
@@ -233,7 +255,7 @@ def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: st
         raise EnforcementError(f"--strict left no example: the quality gates flagged all {len(examples)}")
     dropped, examples = len(examples) - len(kept), kept
     train, val = split(examples, seed, val_fraction)
-    rows = _checked_rows(schema, {"train.jsonl": train, "val.jsonl": val}, fmt, system, teacher)
+    rows = _checked_rows(schema, {"train.jsonl": train, "val.jsonl": val}, fmt, system, counter)
     manifest = {
         "schema": schema.name, "schema_title": schema.title, "schema_hash": schema.id,
         "schema_document": schema.document, "model": model_name, "teacher": model_name, "source": source,
@@ -249,21 +271,21 @@ def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: st
 
 
 def _checked_rows(schema: Schema, parts: dict[str, list[Example]], fmt: str, system: str,
-                  teacher: Model) -> dict[str, list[dict[str, Any]]]:
+                  counter: Model) -> dict[str, list[dict[str, Any]]]:
     """Each part rendered in ``fmt``, after validating every target again and running the upload checks."""
     from .validation import Validator
 
     validator = Validator(schema)
 
     def count_tokens(text: str) -> int:
-        return len(teacher.tokenize(text, add_bos=False, special=False))
+        return len(counter.tokenize(text, add_bos=False, special=False))
 
     rows: dict[str, list[dict[str, Any]]] = {}
     for name, examples in parts.items():
         rows[name] = []
         for number, example in enumerate(examples, 1):
             row = dataset_formats.render(system, example.prompt, example.target, fmt)
-            problem = dataset_formats.check(row, fmt, count_tokens, teacher.n_ctx)
+            problem = dataset_formats.check(row, fmt, count_tokens, counter.n_ctx)
             issues = [] if problem else validator.check_text(example.target)[1]
             if problem or issues:
                 raise InputError(f"nothing written: {name} example {number} (prompt {example.prompt[:60]!r}): "

@@ -22,23 +22,13 @@ from typing import Callable
 import numpy as np
 
 from .automaton import Automaton
+from .backends import Decoded
 from .closing import Closing
 from .errors import DecodingError, UsageError
 from .masks import Grammar, Mask
 from .models import Model
 
 _REJECTIONS = 8  # sampled tokens checked one at a time against the budget before narrowing the mask
-
-
-@dataclass
-class Decoded:
-    """One raw output and how it ended."""
-
-    text: str
-    tokens: int
-    model_steps: int
-    truncated: bool = False
-    dead_end: bool = False
 
 
 @dataclass

@@ -24,7 +24,7 @@ from . import calllog
 from .calllog import LoggedAttempt
 from .errors import Attempt, EnforcementError, Issue, UsageError
 from .parsing import extract_json
-from .prompting import Prompt
+from .prompting import Prompt, feedback_text
 from .schemas import Schema, load_schema, pointer_token
 from .validation import Validator
 
@@ -277,13 +277,6 @@ def find_prompt(bound: inspect.BoundArguments) -> Prompt | None:
     return next((value for value in bound.args if isinstance(value, str)), None)
 
 
-def feedback_text(issues: list[Issue]) -> str:
-    """What a wrapped function receives as ``feedback=``: one ``pointer: message`` line per error."""
-    lines = "\n".join(f"- {issue}" for issue in issues)
-    return (f"Your previous reply did not match the required JSON schema:\n{lines}\n"
-            "Reply again with only the corrected JSON value.")
-
-
 def _typed(schema: Schema, document: Any) -> tuple[Any, list[Issue]]:
     """The Pydantic instance for a schema from a model (else the document itself), or why not."""
     if schema.pydantic_model is None:
@@ -331,8 +324,8 @@ class _Call:
 
 def _generate_locally(call: _Call, local: _Local, mode: str) -> Any:
     """Answer ``call.prompt`` with constrained decoding on the local model, logging its attempts."""
+    from .backends import open_backend
     from .generation import generate_results
-    from .models import load_model
 
     started = time.perf_counter()
     try:
@@ -340,7 +333,7 @@ def _generate_locally(call: _Call, local: _Local, mode: str) -> Any:
                                   temperature=local.temperature, retries=local.retries)[0]
     except EnforcementError as exc:
         if exc.attempts:
-            call.add(exc.attempts, mode, model=load_model(local.model).name, seconds=time.perf_counter() - started)
+            call.add(exc.attempts, mode, model=open_backend(local.model).name, seconds=time.perf_counter() - started)
         raise
     call.add(result.attempts, mode, model=result.model, seconds=result.seconds, document=json.loads(result.text))
     return result.value

@@ -32,6 +32,13 @@ class InputError(FormatlockError):
     """An input file (documents, prompts) cannot be read."""
 
 
+class ServerError(FormatlockError):
+    """A model server failed: unreachable, timed out, refused the key or the request, or answered
+    something that is not a chat completion (after the bounded retries on 429 and 5xx)."""
+
+    exit_code = 3
+
+
 @dataclass(frozen=True)
 class Issue:
     """One validation problem: where (JSON pointer), which keyword, and what."""

@@ -9,28 +9,22 @@ cannot fit, or that fails the check, is resampled a bounded number of times; the
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import numpy as np
-
 from . import constraints
+from .backends import Backend, Decoded, masks_locally, open_backend
 from .constraints import Constraint
-from .decoding import Decoded, Decoder
 from .errors import Attempt, EnforcementError, Issue, UsageError
-from .models import Model, load_model
-from .prompting import Prompt, prompt_tokens
+from .models import Model
+from .prompting import Prompt
 
 DEFAULT_RETRIES = 3
 DEFAULT_MAX_TOKENS = 1024  # the default budget's cap (raised to fit the shortest valid document)
 DEFAULT_SAMPLE_TEMPERATURE = 0.7
 RETRY_TEMPERATURE = 0.8  # greedy decoding would repeat a failed output exactly
 DEFAULT_TIMEOUT_S = float(os.environ.get("FORMATLOCK_TIMEOUT", "300"))  # per output, all attempts
-
-_decoders: dict[int, Decoder] = {}
-_decoders_lock = threading.Lock()
 
 
 @dataclass
@@ -51,7 +45,7 @@ def generate(
     schema: Any,
     prompt: Prompt,
     *,
-    model: str | Model | None = None,
+    model: str | Model | Backend | None = None,
     n: int = 1,
     max_tokens: int | None = None,
     temperature: float | None = None,
@@ -68,7 +62,7 @@ def generate_results(
     schema: Any,
     prompt: Prompt,
     *,
-    model: str | Model | None = None,
+    model: str | Model | Backend | None = None,
     n: int = 1,
     max_tokens: int | None = None,
     temperature: float | None = None,
@@ -76,7 +70,7 @@ def generate_results(
     retries: int | None = None,
 ) -> list[Result]:
     """Like :func:`generate`, with raw text, attempts and timings for each output."""
-    constraint = schema if isinstance(schema, Constraint) else constraints.for_schema(schema)
+    constraint = schema if isinstance(schema, Constraint) else constraints.for_schema(schema, masked=masks_locally(model))
     return run(constraint, prompt, model=model, n=n, max_tokens=max_tokens, temperature=temperature,
                seed=seed, retries=retries)
 
@@ -85,7 +79,7 @@ def run(
     constraint: Constraint,
     prompt: Prompt,
     *,
-    model: str | Model | None = None,
+    model: str | Model | Backend | None = None,
     n: int = 1,
     max_tokens: int | None = None,
     temperature: float | None = None,
@@ -104,29 +98,26 @@ def run(
     allows, and no further attempt is made.
     """
     _check_counts(n, max_tokens, temperature, retries)
-    loaded = load_model(model)
-    guide = constraint.guide(loaded)
+    backend = open_backend(model)
     budget = max_tokens or _default_budget(constraint)
     tries = 1 + (DEFAULT_RETRIES if retries is None else retries)
     if temperature is None:  # greedy for one output; several outputs should differ
         temperature = 0.0 if n == 1 else DEFAULT_SAMPLE_TEMPERATURE
     base_temperature = temperature
-    with loaded.lock:
-        tokens = prompt_tokens(loaded, prompt, constraint.instruction)
-        decoder = decoder_for(loaded)
-        results = []
+    results: list[Result] = []
+    with backend.session(constraint, prompt) as session:
         for k in range(n):
             attempts: list[Attempt] = []
             started = time.perf_counter()
             deadline = time.monotonic() + (timeout or DEFAULT_TIMEOUT_S)
             for attempt in range(tries):
                 t = base_temperature if attempt == 0 else max(base_temperature, RETRY_TEMPERATURE)
-                rng = np.random.default_rng(None if seed is None else [seed, k, attempt])
-                decoded = decoder.run(tokens, guide, max_tokens=budget, temperature=t, rng=rng, deadline=deadline)
+                decoded = session.draw(max_tokens=budget, temperature=t, seed=None if seed is None else [seed, k, attempt],
+                                       deadline=deadline, failed=attempts[-1] if attempts else None)
                 value, issues = _judge(constraint, decoded, budget)
-                attempts.append(Attempt(raw=decoded.text, errors=issues, truncated=decoded.truncated))
+                attempts.append(Attempt(raw=decoded.text, errors=issues, truncated=decoded.truncated and bool(issues)))
                 if not issues:
-                    results.append(Result(value, decoded.text, attempts, loaded.name, time.perf_counter() - started,
+                    results.append(Result(value, decoded.text, attempts, backend.name, time.perf_counter() - started,
                                           decoded.tokens, decoded.model_steps))
                     if on_result is not None:
                         on_result(results[-1])
@@ -134,11 +125,9 @@ def run(
                 if time.monotonic() > deadline:
                     break
             if len(results) <= k:
-                constraint.save(loaded)
                 raise EnforcementError(
                     f"no valid output after {len(attempts)} attempt(s); last: {attempts[-1].errors[0]}", attempts
                 )
-        constraint.save(loaded)
     return results
 
 
@@ -146,7 +135,7 @@ def generate_text(
     prompt: Prompt,
     *,
     instruction: str | None = None,
-    model: str | Model | None = None,
+    model: str | Model | Backend | None = None,
     max_tokens: int = DEFAULT_MAX_TOKENS,
     temperature: float | None = None,
     seed: int | None = None,
@@ -155,42 +144,34 @@ def generate_text(
     """Free (unconstrained) text for ``prompt``: what prompting alone produces; it ends early
     once ``stop`` holds for the text so far."""
     _check_counts(1, max_tokens, temperature, 0)
-    loaded = load_model(model)
-    with loaded.lock:
-        tokens = prompt_tokens(loaded, prompt, instruction)
-        rng = np.random.default_rng(seed)
-        return decoder_for(loaded).run(tokens, None, max_tokens=max_tokens, temperature=temperature or 0.0, rng=rng,
-                                    stop=stop)
+    return open_backend(model).free(prompt, instruction=instruction, max_tokens=max_tokens,
+                                    temperature=temperature or 0.0, seed=seed, stop=stop)
 
 
 def _default_budget(constraint: Constraint) -> int:
     """The longest possible document (+1 for the end token), at most DEFAULT_MAX_TOKENS, but
     never less than the shortest document needs: every byte can be its own token."""
+    if constraint.regex is None:
+        return DEFAULT_MAX_TOKENS
     if constraint.max_bytes is not None and constraint.max_bytes < DEFAULT_MAX_TOKENS:
         return constraint.max_bytes + 1
     return max(DEFAULT_MAX_TOKENS, constraint.bounds()[0] + 1)
 
 
 def _judge(constraint: Constraint, decoded: Decoded, budget: int) -> tuple[Any, list[Issue]]:
-    if decoded.truncated:
-        return None, [Issue("", "maxTokens", f"no valid document fits in the token budget ({budget} tokens)")]
+    """The value of one output, or why it fails; a text cut off by the budget that still passes
+    the check (a server's reply can end in prose after the document) is kept."""
     if decoded.dead_end:
         return None, [Issue("", "decoding", "the constraint left no token to continue with")]
     value, issues = constraint.check(decoded.text)
+    if issues and decoded.truncated:
+        return None, [Issue("", "maxTokens", f"no valid document fits in the token budget ({budget} tokens)")]
     if issues or constraint.schema is None or constraint.schema.pydantic_model is None:
         return value, issues
     try:
         return constraint.schema.pydantic_model.model_validate(value), []
     except ValueError as exc:  # pydantic.ValidationError; stricter than the JSON Schema in rare cases
         return None, [Issue("", "pydantic", str(exc).splitlines()[0])]
-
-
-def decoder_for(model: Model) -> Decoder:
-    """The one decoder of ``model`` (it keeps the last prompt's logits)."""
-    with _decoders_lock:
-        if id(model) not in _decoders:
-            _decoders[id(model)] = Decoder(model)
-        return _decoders[id(model)]
 
 
 def _check_counts(n: int, max_tokens: int | None, temperature: float | None, retries: int | None) -> None:

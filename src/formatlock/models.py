@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import ModelError
+from .errors import ModelError, UsageError
 
 DEFAULT_MODEL = "smollm2"
 DEFAULT_CONTEXT = 4096
@@ -160,6 +160,8 @@ def with_adapter(model: str | None, lora: str | os.PathLike[str] | None) -> str 
     """The model reference for ``model`` (default model when None) with the adapter ``lora`` on it."""
     if lora is None:
         return model
+    if model is not None and model.lower().startswith(("http://", "https://")):
+        raise UsageError("--lora applies to local models; load the adapter on the server instead")
     return f"{model or os.environ.get('FORMATLOCK_MODEL') or DEFAULT_MODEL}+{os.fspath(lora)}"
 
 

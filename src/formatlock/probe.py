@@ -17,6 +17,7 @@ from .inputs import Input, Progress, no_progress
 from .schemas import Schema
 
 if TYPE_CHECKING:
+    from .backends import Backend
     from .calllog import CallLog
 
 RELIABLE, FINE_TUNE = "prompting-reliable", "fine-tune"
@@ -71,6 +72,8 @@ class ProbeReport:
     prompt_only: Tally = field(default_factory=Tally)
     constrained: Tally = field(default_factory=Tally)
     per_input: list[dict[str, Any]] = field(default_factory=list)
+    model: str | None = None  # what was sampled (None: read from the call log)
+    server_constraint: bool | None = None  # whether the model's server constrained the "constrained" side
 
     @property
     def verdict(self) -> str:
@@ -84,6 +87,7 @@ class ProbeReport:
             "constrained_samples": self.constrained.samples, "constrained_valid_rate": self.constrained.rate,
             "failure_kinds": dict(self.prompt_only.kinds.most_common()), "failure_examples": self.prompt_only.examples,
             "constrained_failure_kinds": dict(self.constrained.kinds.most_common()),
+            "model": self.model, "server_constraint": self.server_constraint,
             "threshold": self.threshold, "verdict": self.verdict, "advice": ADVICE[self.verdict],
             "inputs": self.per_input,
         }
@@ -95,54 +99,89 @@ def probe(
     *,
     n: int = 1,
     threshold: float = 0.95,
-    model: str | None = None,
+    model: str | Backend | None = None,
     temperature: float = 0.7,
     seed: int | None = 0,
     max_tokens: int = 512,
+    concurrency: int = 1,
     progress: Progress = no_progress,
 ) -> ProbeReport:
     """Sample ``n`` prompt-only and ``n`` constrained outputs per input (``max_tokens`` bounds the
-    prompt-only ones), and judge them; a constrained refusal counts as a constrained failure."""
-    from .generation import generate_text
-    from .parsing import extract_json, reply_settled
-    from .prompting import schema_instruction
-    from .validation import Validator
+    prompt-only ones), and judge them; a constrained refusal counts as a constrained failure.
 
-    instruction = schema_instruction(schema.document)
-    validator = Validator(schema)
+    On a server, "constrained" is the server's own constraint (where it has one) plus validation
+    and retries, and up to ``concurrency`` inputs are sampled at once.
+    """
+    from .backends import open_backend
+    from .fanout import ordered
+
+    backend = open_backend(model)
     report = ProbeReport(schema, threshold, n_inputs=len(inputs))
+    report.model, report.server_constraint = backend.name, backend.constrains
+    sampler = _Sampler(schema, backend, temperature, seed, max_tokens, n)
+    workers = concurrency if backend.concurrent else 1
     with progress(len(inputs)) as bar:
-        for i, item in enumerate(inputs):
+        for item, samples in ordered(sampler.samples, list(enumerate(inputs)), workers):
             counts = {"prompt_only_valid": 0, "constrained_valid": 0}
-            for k in range(n):
-                sample_seed = None if seed is None else seed + i * n + k
-                decoded = generate_text(item.text, instruction=instruction, model=model, max_tokens=max_tokens,
-                                        temperature=temperature, seed=sample_seed, stop=reply_settled)
-                issues = validator.check_text(extract_json(decoded.text))[1]
-                if issues and decoded.truncated:  # cut off mid-way: truncated, not unparsable
-                    issues = [Issue("", "maxTokens", f"no valid JSON within {max_tokens} tokens")]
-                counts["prompt_only_valid"] += report.prompt_only.add(issues)
-                issues = _constrained_issues(schema, item.text, model, temperature, sample_seed)
-                counts["constrained_valid"] += report.constrained.add(issues)
+            for prompt_issues, constrained_issues in samples:
+                counts["prompt_only_valid"] += report.prompt_only.add(prompt_issues)
+                counts["constrained_valid"] += report.constrained.add(constrained_issues)
             report.per_input.append({"input": item.text, **counts, "meta": item.meta})
             bar.update(1)
     return report
 
 
-def _constrained_issues(schema: Schema, prompt: str, model: str | None, temperature: float,
-                        seed: int | None) -> list[Issue]:
-    """Why one constrained sample failed (a refusal included), or [] when it produced a valid output."""
-    from .constraints import for_schema
-    from .errors import UnsupportedSchemaError
-    from .generation import run
+class _Sampler:
+    """The ``n`` (prompt-only, constrained) samples of one input, each as its list of issues."""
 
-    try:
-        run(for_schema(schema), prompt, model=model, temperature=temperature, seed=seed)
-    except UnsupportedSchemaError as exc:
-        return [Issue(exc.pointer, "unsupported", str(exc))]
-    except EnforcementError as exc:
-        return exc.errors or [Issue("", "enforcement", str(exc))]
-    return []
+    def __init__(self, schema: Schema, backend: Backend, temperature: float, seed: int | None, max_tokens: int,
+                 n: int) -> None:
+        from .constraints import for_schema
+        from .errors import UnsupportedSchemaError
+        from .prompting import schema_instruction
+        from .validation import Validator
+
+        self.schema, self.backend, self.temperature, self.seed, self.max_tokens, self.n = (
+            schema, backend, temperature, seed, max_tokens, n)
+        self.instruction = schema_instruction(schema.document)
+        self.validator = Validator(schema)
+        self.refused: list[Issue] = []
+        self.constraint = None
+        try:
+            self.constraint = for_schema(schema, masked=backend.masks_locally)
+        except UnsupportedSchemaError as exc:
+            self.refused = [Issue(exc.pointer, "unsupported", str(exc))]
+        except EnforcementError as exc:  # e.g. CompileError: refused before decoding, like an unsupported schema
+            self.refused = [Issue("", "unsupported", str(exc))]
+
+    def samples(self, numbered: tuple[int, Input]) -> tuple[Input, list[tuple[list[Issue], list[Issue]]]]:
+        from .generation import generate_text
+        from .parsing import extract_json, reply_settled
+
+        i, item = numbered
+        samples = []
+        for k in range(self.n):
+            seed = None if self.seed is None else self.seed + i * self.n + k
+            decoded = generate_text(item.text, instruction=self.instruction, model=self.backend,
+                                    max_tokens=self.max_tokens, temperature=self.temperature, seed=seed,
+                                    stop=reply_settled)
+            issues = self.validator.check_text(extract_json(decoded.text))[1]
+            if issues and decoded.truncated:  # cut off mid-way: truncated, not unparsable
+                issues = [Issue("", "maxTokens", f"no valid JSON within {self.max_tokens} tokens")]
+            samples.append((issues, self._constrained(item.text, seed)))
+        return item, samples
+
+    def _constrained(self, prompt: str, seed: int | None) -> list[Issue]:
+        """Why one constrained sample failed (a refusal included), or [] when it produced a valid output."""
+        from .generation import run
+
+        if self.constraint is None:
+            return self.refused
+        try:
+            run(self.constraint, prompt, model=self.backend, temperature=self.temperature, seed=seed)
+        except EnforcementError as exc:
+            return exc.errors or [Issue("", "enforcement", str(exc))]
+        return []
 
 
 def probe_from_log(schema: Schema, threshold: float = 0.95, log: CallLog | None = None) -> ProbeReport:

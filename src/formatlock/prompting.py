@@ -12,7 +12,7 @@ import json
 import weakref
 from typing import Any, Union
 
-from .errors import UsageError
+from .errors import Issue, UsageError
 from .models import Model
 
 Prompt = Union[str, list[dict[str, str]]]
@@ -25,6 +25,15 @@ def schema_instruction(document: Any) -> str:
     if len(text) <= _MAX_SCHEMA_IN_PROMPT:
         return f"Reply with only a JSON value that matches this JSON Schema:\n{text}"
     return "Reply with only a JSON value that matches the requested schema."
+
+
+def feedback_text(issues: list[Issue], what: str = "the required JSON schema") -> str:
+    """What a model is shown after a failed reply (``feedback=`` of a wrapped call, a server's
+    retry): one ``pointer: message`` line per error."""
+    lines = "\n".join(f"- {issue}" for issue in issues)
+    return (f"Your previous reply did not match {what}:\n{lines}\n"
+            "Reply again with only the corrected JSON value." if "JSON" in what else
+            f"Your previous reply did not match {what}:\n{lines}\nReply again with only the corrected answer.")
 
 
 def as_messages(prompt: Prompt, instruction: str | None = None) -> list[dict[str, str]]:

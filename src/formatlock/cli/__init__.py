@@ -39,12 +39,19 @@ def cli() -> None:
       0  success
       1  the output/documents did not meet the schema (see each command)
       2  usage error, bad schema, unreadable input or model
+      3  a model server failed (unreachable, timed out, refused the key or the request)
       130  interrupted (Ctrl-C); what was finished before it is kept
     """
 
 
 def main() -> None:
     """Console-script entry point."""
+    import warnings
+
+    def one_line(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        click.echo(f"formatlock: warning: {message}", err=True)
+
+    warnings.showwarning = one_line  # library warnings (a server ignoring constraints) as one line, no source
     cli(prog_name="formatlock")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..dataset_formats import FORMATS
-from .options import inputs_option, progress_bar, quiet_option, schema_option
+from .options import concurrency_option, inputs_option, progress_bar, quiet_option, schema_option
 
 
 @click.command("export")
@@ -22,8 +22,10 @@ from .options import inputs_option, progress_bar, quiet_option, schema_option
               help="Share of prompts in val.jsonl.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split and of the teacher's sampling.")
 @click.option("--teacher", "--model", "-m", "model", metavar="MODEL",
-              help="The model that labels the inputs (and whose tokenizer the context check uses): smollm2 "
-                   "(default), gemma3-270m, or a .gguf path, e.g. a bigger model than the one you will train.")
+              help="The model that labels the inputs, e.g. a bigger one than you will train: smollm2 (default), "
+                   "gemma3-270m, a .gguf path, or a server model http://HOST:PORT/v1#NAME. The context check "
+                   "counts tokens with it (with the default local model for a server).")
+@concurrency_option
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.7, show_default=True,
               help="Teacher sampling temperature.")
 @click.option("--system", metavar="TEXT", help="System prompt of every example  [default: names the schema]")
@@ -33,11 +35,13 @@ from .options import inputs_option, progress_bar, quiet_option, schema_option
               help="Leave out the examples the quality gates flag (copied schema text, empty strings).")
 @quiet_option
 def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, out_dir: Path | None,
-            val_fraction: float, seed: int, model: str | None, temperature: float, system: str | None,
+            val_fraction: float, seed: int, model: str | None, concurrency: int, temperature: float,
+            system: str | None,
             resume: bool, force: bool, strict: bool, quiet: bool) -> None:
     """Write DIR/train.jsonl, DIR/val.jsonl and DIR/manifest.json for fine-tuning.
 
-    Targets come from constrained decoding on the local model (the teacher) or from valid logged
+    Targets come from the teacher (constrained decoding on a local model, or a server model with
+    its own constraint where it has one, plus validation and retries) or from valid logged
     calls, and every one is validated against the schema again when written. Prompts are
     deduplicated and split by a hash of (seed, prompt): a prompt never lands in both files.
     The upload checks (roles, assistant last, non-empty content, fits the model's context) run
@@ -55,12 +59,14 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, 
       formatlock export --schema support_ticket --inputs finetune_data/support_ticket.inputs.jsonl --out /tmp/tickets
       formatlock export --schema support_ticket --inputs big.jsonl --resume
       formatlock export --schema support_ticket --from-log --format sharegpt --out data/tickets
+      formatlock export --schema support_ticket --inputs big.jsonl --teacher 'http://gpu-box:8000/v1#qwen' --concurrency 8
 
     \b
     Exit codes:
       0  dataset written
       1  the teacher found no schema-valid target for any input
       2  usage error, bad schema, unreadable inputs or model, an example failing the checks
+      3  the teacher's server failed; what was made is kept for --resume
     """
     from ..datasets import export
     from ..quality import SMALL_DATASET
@@ -73,7 +79,7 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, 
     bar = progress_bar("exporting", quiet)
     summary = export(schema, out_dir or Path("finetune_data") / schema.name, inputs, fmt=fmt,
                      val_fraction=val_fraction, seed=seed, model=model, temperature=temperature, system=system,
-                     resume=resume, force=force, strict=strict, progress=bar)
+                     resume=resume, force=force, strict=strict, concurrency=concurrency, progress=bar)
     for prompt in summary.skipped:
         click.echo(f"formatlock: warning: no schema-valid target for {prompt[:60]!r}; left out", err=True)
     for line in summary.quality:

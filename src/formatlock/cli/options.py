@@ -15,6 +15,15 @@ inputs_option = click.option(
     "--inputs", "inputs_path", type=click.Path(dir_okay=False), metavar="FILE",
     help='JSONL of {"input": "..."} (other keys kept as metadata) or plain text, one input per line.')
 
+MODEL_HELP = ("smollm2 (default), gemma3-270m, a .gguf path, MODEL+ADAPTER.gguf (a LoRA on it), or a model on "
+              "an OpenAI-compatible server: http://HOST:PORT/v1#NAME[?dialect=D] (docs/servers.md).")
+
+model_option = click.option("--model", "-m", metavar="MODEL", help=MODEL_HELP)
+
+concurrency_option = click.option(
+    "--concurrency", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+    help="Requests in flight at once to a server model (a local model answers one call at a time).")
+
 lora_option = click.option(
     "--lora", type=click.Path(dir_okay=False), metavar="ADAPTER",
     help="A LoRA adapter .gguf (from `formatlock finetune`) on the model; the same as --model MODEL+ADAPTER.")

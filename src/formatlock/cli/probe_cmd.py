@@ -6,7 +6,8 @@ import json
 
 import click
 
-from .options import inputs_option, lora_option, progress_bar, quiet_option, schema_option
+from .options import (concurrency_option, inputs_option, lora_option, model_option, progress_bar, quiet_option,
+                      schema_option)
 
 
 @click.command("probe")
@@ -17,9 +18,9 @@ from .options import inputs_option, lora_option, progress_bar, quiet_option, sch
               help="Samples per input in each mode (prompt-only and constrained).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.95, show_default=True,
               help="Prompt-only valid rate needed for the verdict prompting-reliable.")
-@click.option("--model", "-m", metavar="MODEL",
-              help="smollm2 (default), gemma3-270m, a .gguf path, or MODEL+ADAPTER.gguf (a LoRA on it).")
+@model_option
 @lora_option
+@concurrency_option
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.7, show_default=True,
               help="Sampling temperature of both modes (> 0 so that N samples differ).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the first sample; the others follow.")
@@ -29,7 +30,7 @@ from .options import inputs_option, lora_option, progress_bar, quiet_option, sch
               help="text: a short report; json: one object (rates, failure_kinds, verdict, per-input counts).")
 @quiet_option
 def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, threshold: float, model: str | None,
-            lora: str | None, temperature: float, seed: int, max_tokens: int, output: str, quiet: bool) -> None:
+            lora: str | None, concurrency: int, temperature: float, seed: int, max_tokens: int, output: str, quiet: bool) -> None:
     """Measure the prompt-only valid rate against the constrained one, and give a verdict.
 
     For each input, N samples with the schema described in the prompt and no mask (the reply is
@@ -45,12 +46,14 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, th
       formatlock probe --schema schema.json --inputs emails.txt --threshold 0.9 --output json
       formatlock probe --schema support_ticket --from-log
       formatlock probe --schema support_ticket --inputs held_out.jsonl --lora data/tickets/adapter/adapter.gguf
+      formatlock probe --schema support_ticket --inputs held_out.jsonl -m 'http://127.0.0.1:8080/v1#qwen' --concurrency 4
 
     \b
     Exit codes:
       0  prompting-reliable
       1  fine-tune
       2  usage error, bad schema, unreadable inputs or model, empty call log
+      3  the model's server failed (unreachable, timed out, refused the request)
     """
     from ..errors import UsageError
     from ..inputs import one_source, read_inputs
@@ -68,7 +71,8 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, th
         inputs = read_inputs(inputs_path)
         bar = progress_bar("probing", quiet)
         report = probe(schema, inputs, n=n, threshold=threshold, model=with_adapter(model, lora),
-                       temperature=temperature, seed=seed, max_tokens=max_tokens, progress=bar)
+                       temperature=temperature, seed=seed, max_tokens=max_tokens, concurrency=concurrency,
+                       progress=bar)
     data = report.as_dict()
     if output == "json":
         click.echo(json.dumps(data, ensure_ascii=False))
@@ -83,8 +87,11 @@ def _print_text(data: dict) -> None:
         return "n/a" if value is None else f"{value:.0%} of {data[f'{name}_samples']}"
 
     click.echo(f"schema {data['schema']} ({data['schema_id']}), {data['n_inputs']} inputs")
+    if data.get("model"):
+        click.echo(f"model: {data['model']}")
     click.echo(f"prompt-only valid: {rate('prompt_only')}")
-    click.echo(f"constrained valid: {rate('constrained')}")
+    how = "" if data.get("server_constraint") is not False else " (the server ignores constraints: retries only)"
+    click.echo(f"constrained valid: {rate('constrained')}{how}")
     if data["failure_kinds"]:
         click.echo("prompt-only failures:")
     for kind, count in data["failure_kinds"].items():
