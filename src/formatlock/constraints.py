@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import typing
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -117,6 +118,24 @@ def for_schema(ref: Any, *, cached: bool = True, masked: bool = True) -> Constra
             while len(_SCHEMAS) > _MAX_AUTOMATA:
                 _SCHEMAS.popitem(last=False)
     return found
+
+
+def for_output_type(output_type: Any, *, masked: bool = True) -> Constraint:
+    """The constraint for anything :func:`formatlock.generate` takes: a Constraint; ``Literal[...]``
+    of strings (a choice); Outlines' ``JsonSchema`` and ``Regex``; else a schema (anything
+    :func:`load_schema` accepts: a Pydantic model, a dict, a path, a bundled name)."""
+    if isinstance(output_type, Constraint):
+        return output_type
+    if typing.get_origin(output_type) is typing.Literal:
+        return for_choice(list(typing.get_args(output_type)))
+    if type(output_type).__module__.startswith("outlines.types"):
+        kind = type(output_type).__name__
+        if kind == "JsonSchema":
+            return for_schema(json.loads(output_type.schema), masked=masked)
+        if kind == "Regex":
+            return for_regex(output_type.pattern)
+        raise UsageError(f"formatlock takes Outlines' JsonSchema and Regex output types, not {kind}")
+    return for_schema(output_type, masked=masked)
 
 
 def _compile(schema: Schema) -> Constraint:

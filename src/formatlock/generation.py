@@ -45,13 +45,18 @@ def generate(
     schema: Any,
     prompt: Prompt,
     *,
-    model: str | Model | Backend | None = None,
+    model: str | Model | Backend | Any | None = None,
     n: int = 1,
     max_tokens: int | None = None,
     temperature: float | None = None,
     seed: int | None = None,
 ) -> list[Any]:
-    """``n`` documents that validate against ``schema`` (Pydantic instances for a Pydantic model)."""
+    """``n`` documents that validate against ``schema`` (Pydantic instances for a Pydantic model).
+
+    ``schema`` is anything :func:`~formatlock.constraints.for_output_type` takes (a JSON Schema,
+    a Pydantic model, ``Literal[...]``, Outlines' ``JsonSchema``/``Regex``); ``model`` a model
+    reference, a server URL ``http://HOST:PORT/v1#NAME``, a Backend or an Outlines model.
+    """
     results = generate_results(
         schema, prompt, model=model, n=n, max_tokens=max_tokens, temperature=temperature, seed=seed
     )
@@ -62,7 +67,7 @@ def generate_results(
     schema: Any,
     prompt: Prompt,
     *,
-    model: str | Model | Backend | None = None,
+    model: str | Model | Backend | Any | None = None,
     n: int = 1,
     max_tokens: int | None = None,
     temperature: float | None = None,
@@ -70,7 +75,7 @@ def generate_results(
     retries: int | None = None,
 ) -> list[Result]:
     """Like :func:`generate`, with raw text, attempts and timings for each output."""
-    constraint = schema if isinstance(schema, Constraint) else constraints.for_schema(schema, masked=masks_locally(model))
+    constraint = constraints.for_output_type(schema, masked=masks_locally(model))
     return run(constraint, prompt, model=model, n=n, max_tokens=max_tokens, temperature=temperature,
                seed=seed, retries=retries)
 
@@ -79,7 +84,7 @@ def run(
     constraint: Constraint,
     prompt: Prompt,
     *,
-    model: str | Model | Backend | None = None,
+    model: str | Model | Backend | Any | None = None,
     n: int = 1,
     max_tokens: int | None = None,
     temperature: float | None = None,
@@ -135,7 +140,7 @@ def generate_text(
     prompt: Prompt,
     *,
     instruction: str | None = None,
-    model: str | Model | Backend | None = None,
+    model: str | Model | Backend | Any | None = None,
     max_tokens: int = DEFAULT_MAX_TOKENS,
     temperature: float | None = None,
     seed: int | None = None,

@@ -73,28 +73,43 @@ KNOWN_MODELS: dict[str, ModelInfo] = {
 class Model:
     """A loaded GGUF model: the llama.cpp handle, its prompt format and a lock for its context."""
 
-    def __init__(self, name: str, path: Path, n_ctx: int = DEFAULT_CONTEXT, lora: Path | None = None) -> None:
-        import llama_cpp
-        from llama_cpp._utils import suppress_stdout_stderr
-
+    def __init__(self, name: str, path: Path, n_ctx: int = DEFAULT_CONTEXT, lora: Path | None = None,
+                 llm: Any = None) -> None:
         self.name = name
         self.path = path
         self.lora = lora
         self.lock = threading.RLock()
-        try:
-            with suppress_stdout_stderr(disable=False):  # llama.cpp logs to stderr while loading
-                threads = int(os.environ.get("FORMATLOCK_THREADS") or 0) or max(1, os.cpu_count() or 1)
-                self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads,
-                                           n_threads_batch=threads, verbose=False,
-                                           lora_path=None if lora is None else str(lora))
-        except (ValueError, RuntimeError, OSError) as exc:
-            adapter = "" if lora is None else f" with the LoRA adapter {lora}"
-            raise ModelError(f"cannot load model {name} from {path}{adapter}: {exc}") from None
+        self.llm = llm if llm is not None else self._load(n_ctx)
         self.n_ctx = self.llm.n_ctx()
         self.n_vocab = self.llm.n_vocab()
         self.eos_id = self.llm.token_eos()
         self.chat_template: str | None = self.llm.metadata.get("tokenizer.chat_template")
         self._vocabulary: Any = None
+
+    @classmethod
+    def adopt(cls, llm: Any) -> Model:
+        """A model around a ``llama_cpp.Llama`` the caller already loaded (e.g. the one inside an
+        Outlines ``LlamaCpp``), once per object; formatlock never closes it."""
+        with _load_lock:
+            if id(llm) not in _adopted:
+                path = Path(llm.model_path)
+                _adopted[id(llm)] = cls(path.name, path, llm=llm)
+            return _adopted[id(llm)]
+
+    def _load(self, n_ctx: int) -> Any:
+        import llama_cpp
+        from llama_cpp._utils import suppress_stdout_stderr
+
+        lora = self.lora
+        try:
+            with suppress_stdout_stderr(disable=False):  # llama.cpp logs to stderr while loading
+                threads = int(os.environ.get("FORMATLOCK_THREADS") or 0) or max(1, os.cpu_count() or 1)
+                return llama_cpp.Llama(model_path=str(self.path), n_ctx=n_ctx, n_threads=threads,
+                                       n_threads_batch=threads, verbose=False,
+                                       lora_path=None if lora is None else str(lora))
+        except (ValueError, RuntimeError, OSError) as exc:
+            adapter = "" if lora is None else f" with the LoRA adapter {lora}"
+            raise ModelError(f"cannot load model {self.name} from {self.path}{adapter}: {exc}") from None
 
     @property
     def is_chat(self) -> bool:
@@ -142,6 +157,7 @@ class Model:
 
 
 _loaded: dict[tuple[Path, Path | None], Model] = {}
+_adopted: dict[int, Model] = {}  # id(llama_cpp.Llama) -> its model, for Llama objects the caller owns
 _load_lock = threading.Lock()
 
 

@@ -265,6 +265,31 @@ _SCHEMA_VALUES = ("not", "if", "then", "else", "additionalProperties", "addition
                   "unevaluatedProperties", "unevaluatedItems", "items", "contentSchema")
 
 
+def iter_nodes(document: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every subschema that is an object, with its JSON pointer, the root first."""
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        pointer, node = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        yield pointer, node
+        children: list[tuple[str, Any]] = []
+        for key in _SCHEMA_MAPS:
+            if isinstance(node.get(key), dict):
+                children += [(f"{pointer}/{pointer_token(key)}/{pointer_token(name)}", child)
+                             for name, child in node[key].items()]
+        for key in _SCHEMA_LISTS:
+            if isinstance(node.get(key), list):
+                children += [(f"{pointer}/{key}/{i}", child) for i, child in enumerate(node[key])]
+        for key in _SCHEMA_VALUES:
+            if key in node:
+                children.append((f"{pointer}/{pointer_token(key)}", node[key]))
+        if isinstance(node.get("dependencies"), dict):  # draft 7: schemas or lists of names
+            children += [(f"{pointer}/dependencies/{pointer_token(name)}", child)
+                         for name, child in node["dependencies"].items()]
+        stack.extend(reversed(children))
+
+
 def unknown_keywords(document: Any) -> list[tuple[str, str, str | None]]:
     """Keywords the schema's draft does not know, as (pointer, keyword, closest known keyword or None).
 
@@ -275,27 +300,9 @@ def unknown_keywords(document: Any) -> list[tuple[str, str, str | None]]:
     known = set(validator_class(document).VALIDATORS) | _ANNOTATIONS
     candidates = sorted(known)
     found: list[tuple[str, str, str | None]] = []
-
-    def walk(node: Any, pointer: str) -> None:
-        if not isinstance(node, dict):
-            return
+    for pointer, node in iter_nodes(document):
         for key in node:
             if key not in known and not key.startswith("x-"):
                 close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.75)
                 found.append((pointer, key, close[0] if close else None))
-        for key in _SCHEMA_MAPS:
-            if isinstance(node.get(key), dict):
-                for name, child in node[key].items():
-                    walk(child, f"{pointer}/{pointer_token(key)}/{pointer_token(name)}")
-        for key in _SCHEMA_LISTS:
-            if isinstance(node.get(key), list):
-                for i, child in enumerate(node[key]):
-                    walk(child, f"{pointer}/{key}/{i}")
-        for key in _SCHEMA_VALUES:
-            walk(node.get(key), f"{pointer}/{pointer_token(key)}")
-        if isinstance(node.get("dependencies"), dict):  # draft 7: schemas or lists of names
-            for name, child in node["dependencies"].items():
-                walk(child, f"{pointer}/dependencies/{pointer_token(name)}")
-
-    walk(document, "")
     return found

@@ -82,13 +82,24 @@ def is_server_ref(ref: Any) -> bool:
 def masks_locally(ref: Any) -> bool:
     """Whether the backend ``ref`` names is masked by formatlock (so its constraint needs compiling),
     known without opening it."""
-    return ref.masks_locally if isinstance(ref, Backend) else not is_server_ref(ref)
+    if isinstance(ref, Backend):
+        return ref.masks_locally
+    if type(ref).__module__.startswith("outlines.models."):
+        return type(ref).__name__ == "LlamaCpp"
+    return not is_server_ref(ref)
 
 
-def open_backend(ref: str | os.PathLike[str] | Model | Backend | None = None) -> Backend:
-    """The backend a model reference names (``None``: the default local model), opened once per process."""
+def open_backend(ref: str | os.PathLike[str] | Model | Backend | Any | None = None) -> Backend:
+    """The backend a model reference names (``None``: the default local model), opened once per process.
+
+    Also takes a loaded :class:`~formatlock.models.Model` and Outlines' model objects
+    (:mod:`.outlines_models`)."""
     if isinstance(ref, Backend):
         return ref
+    from .outlines_models import adopt, is_outlines_model
+
+    if is_outlines_model(ref):
+        return adopt(ref)
     if is_server_ref(ref):
         from .server import Server
 

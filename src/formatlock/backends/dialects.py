@@ -46,6 +46,10 @@ UNENFORCED: dict[str, frozenset[str]] = {
     "json_schema": frozenset(("multipleOf", *_BEYOND_GRAMMARS)),
 }
 RANGES_ON_INTEGERS_ONLY = {"json_schema"}  # minimum & co. are enforced for "type": "integer" alone
+_GRAMMAR_FORMATS = {  # the string formats each grammar knows; others (email, uri, ...) are not enforced
+    "json_object": frozenset(("date", "time", "date-time")),
+    "json_schema": frozenset(("date", "time", "date-time", "uuid")),
+}
 
 
 def check_dialect(dialect: str, *, auto: bool = True) -> str:
@@ -85,11 +89,29 @@ def schema_request(dialect: str, document: Any) -> dict[str, Any]:
     return {}
 
 
-def unenforced(dialect: str, keyword: str, node_type: Any = None) -> bool:
-    """Whether ``dialect``'s server grammar leaves ``keyword`` (on a node of ``node_type``) unenforced."""
-    if keyword in UNENFORCED.get(dialect, ()):
+def unenforced(dialect: str, document: Any) -> list[tuple[str, str]] | None:
+    """(pointer, keyword) of every keyword use in ``document`` that ``dialect``'s server grammar is
+    known not to enforce; None where that is not known (``vllm``, ``openai``: it depends on the
+    server's backend or the model). With ``none`` every keyword rests on retries."""
+    from ..schemas import iter_nodes, validator_class
+
+    if dialect not in UNENFORCED and dialect != "none":
+        return None
+    keywords = set(validator_class(document).VALIDATORS)
+    found = []
+    for pointer, node in iter_nodes(document):
+        for keyword, value in node.items():
+            if keyword in keywords and (dialect == "none" or _skips(dialect, keyword, value, node)):
+                found.append((pointer, keyword))
+    return found
+
+
+def _skips(dialect: str, keyword: str, value: Any, node: dict[str, Any]) -> bool:
+    if keyword in UNENFORCED[dialect]:
         return True
-    return dialect in RANGES_ON_INTEGERS_ONLY and keyword in _RANGES and node_type != "integer"
+    if keyword == "format":
+        return value not in _GRAMMAR_FORMATS[dialect]
+    return dialect in RANGES_ON_INTEGERS_ONLY and keyword in _RANGES and node.get("type") != "integer"
 
 
 def _openai(term: Any) -> dict[str, Any]:

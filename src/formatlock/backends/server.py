@@ -237,7 +237,7 @@ class Server(Backend):
                                "set FORMATLOCK_API_KEY")
         if isinstance(exc, openai.APIStatusError):
             retried = f" after {self.retries} retries" if exc.status_code in (408, 409, 429) or exc.status_code >= 500 else ""
-            return ServerError(f"{where}: HTTP {exc.status_code}{retried}: {_first_line(exc.message)}")
+            return ServerError(f"{where}: HTTP {exc.status_code}{retried}: {_first_line(_status_message(exc))}")
         if isinstance(exc, openai.APIResponseValidationError):
             return ServerError(f"{where}: the reply is not a chat completion ({_first_line(exc)})")
         return ServerError(f"{where}: {_first_line(exc)}")
@@ -283,6 +283,17 @@ def _api_key(url: str) -> str | None:
     if urlsplit(url).hostname == "api.openai.com":
         return os.environ.get("OPENAI_API_KEY")
     return None
+
+
+def _status_message(exc: Any) -> str:
+    """The server's own error message (``{"error": {"message": ...}}`` or ``{"message": ...}``)."""
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        message = inner.get("message") if isinstance(inner, dict) else inner
+        if isinstance(message, str) and message:
+            return message
+    return str(exc.message).removeprefix(f"Error code: {exc.status_code} - ")
 
 
 def _first_line(value: object) -> str:
