@@ -422,3 +422,24 @@ def test_outlines_llamacpp_model_is_masked_locally() -> None:
     assert generate(outlines.types.Regex("[0-9]{3}"), "Three digits:", model=model)[0].isdigit()
     assert generate(Literal["yes", "no"], "Is the sky blue?", model=model)[0] in ("yes", "no")
     assert open_backend(model).local_model.llm is llm
+
+
+def test_bench_on_a_server_reports_the_local_columns(llama_server) -> None:  # noqa: ANN001
+    code, stdout, stderr = run_cli("bench", "-m", llama_server.ref, "--schema", "support_ticket", "-n", "1",
+                                   "--path", "server", "--path", "server-prompt-only", "--path", "formatlock",
+                                   "--output", "json")
+    assert code == 0, stderr
+    rows = {row["path"]: row for row in map(json.loads, stdout.splitlines())}
+    assert set(rows) == {"server", "server-prompt-only", "formatlock"}
+    columns = set(rows["formatlock"])
+    assert all(set(row) == columns for row in rows.values())  # the same columns as the local paths
+    assert rows["formatlock"]["valid_rate"] == 1.0
+    code, _, stderr = run_cli("bench", "--path", "server", "--schema", "invoice")
+    assert code == 2 and "the server paths need a server --model" in stderr
+
+
+def test_models_path_names_the_file_to_serve() -> None:
+    from formatlock.models import resolve
+
+    code, stdout, _ = run_cli("models", "--path", "smollm2")
+    assert code == 0 and stdout.strip() == str(resolve("smollm2")[1])

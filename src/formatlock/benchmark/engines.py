@@ -15,7 +15,8 @@ from ..models import load_model
 from ..prompting import render, schema_instruction
 
 RUN_TIMEOUT_S = 120  # formatlock refuses (typed) past this; the workers are killed only later
-ENGINES = ("formatlock", "llguidance", "outlines", "llama-grammar", "unconstrained")
+ENGINES = ("formatlock", "llguidance", "outlines", "llama-grammar", "unconstrained")  # on a local model
+SERVER_ENGINES = ("server", "server-prompt-only")  # on a server model (with "formatlock" on a local one beside it)
 
 
 class _Engine:
@@ -127,7 +128,7 @@ class Llguidance(_Engine):
     def _generate(self, text: str, max_tokens: int, seed: int, temperature: float) -> tuple[str, int, int]:
         import numpy as np
 
-        from ..generation import decoder_for
+        from ..backends.local import decoder_for
 
         tokens = self.model.llm.tokenize(text.encode("utf-8"), special=True)
         decoded = decoder_for(self.model).run(tokens, self.guide, max_tokens=max_tokens, temperature=temperature,
@@ -172,8 +173,52 @@ class Formatlock(_Engine):
                 "attempts": len(result.attempts), "seconds": prefill + decode, "decode_s": decode}
 
 
+class ServerPath(_Engine):
+    """A model on an OpenAI-compatible server: its own constraint in the dialect it honours, then
+    formatlock's validation and retries with the errors fed back (the guarantee over a server)."""
+
+    dialect = "auto"
+
+    def __init__(self, model: str) -> None:
+        from ..backends.server import Server, parse_ref
+
+        url, name, _ = parse_ref(model)
+        self.backend = Server(url, name, dialect=self.dialect)
+        self.backend.open()  # the model check and the dialect probe: once, not part of any compile
+        self.schema = None
+
+    def _compile(self, schema: Any) -> None:
+        from ..constraints import for_schema
+
+        self.schema = schema
+        self.constraint = for_schema(schema, masked=False)
+
+    def run(self, prompt: str, max_tokens: int, seed: int, temperature: float = 0.0) -> dict[str, Any]:
+        """One output; a server's time is all one request (prefill and decoding are not told apart)."""
+        from ..errors import EnforcementError
+        from ..generation import run
+
+        started = time.perf_counter()
+        try:
+            result = run(self.constraint, prompt, model=self.backend, temperature=temperature, seed=seed,
+                         max_tokens=max_tokens, timeout=RUN_TIMEOUT_S)[0]
+        except EnforcementError as exc:
+            seconds = time.perf_counter() - started
+            return {"text": exc.last_output or "", "tokens": 0, "model_steps": 0, "refused": str(exc)[:300],
+                    "seconds": seconds, "decode_s": seconds}
+        seconds = time.perf_counter() - started
+        return {"text": result.text, "tokens": result.tokens, "model_steps": result.tokens,
+                "attempts": len(result.attempts), "seconds": seconds, "decode_s": seconds}
+
+
+class ServerPromptOnly(ServerPath):
+    """The same server with no server-side constraint: the prompt, validation and retries alone."""
+
+    dialect = "none"
+
+
 def make_engine(name: str, model: str) -> _Engine:
     """The engine called ``name`` on ``model``."""
     classes = {"formatlock": Formatlock, "llguidance": Llguidance, "outlines": Outlines, "llama-grammar": LlamaGrammar,
-               "unconstrained": Unconstrained}
+               "unconstrained": Unconstrained, "server": ServerPath, "server-prompt-only": ServerPromptOnly}
     return classes[name](model)

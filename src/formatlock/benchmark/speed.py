@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from ..schemas import load_schema
 from ..validation import Validator
-from .engines import ENGINES
+from .engines import ENGINES, SERVER_ENGINES
 from .isolation import Isolated
 
 WARM_UP_PROMPT = "Write one example."
@@ -38,9 +38,18 @@ def bench(
     paths: tuple[str, ...] = ENGINES,
     progress: Callable[[str], None] = lambda _: None,
     timeout: float = 300,
+    local_model: str = "smollm2",
 ) -> list[dict[str, Any]]:
-    """One row per (schema, path), measured in this run on the same prompts and seeds."""
-    workers = {path: Isolated(path, model) for path in paths}
+    """One row per (schema, path), measured in this run on the same prompts and seeds.
+
+    With a server ``model``, the server paths run on it and the local paths on ``local_model``.
+    """
+    from ..backends import is_server_ref
+
+    def model_of(path: str) -> str:
+        return model if path in SERVER_ENGINES or not is_server_ref(model) else local_model
+
+    workers = {path: Isolated(path, model_of(path)) for path in paths}
     rows = []
     try:
         for ref in schemas:

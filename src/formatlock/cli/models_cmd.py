@@ -9,14 +9,24 @@ import click
 
 @click.command("models")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def command(output: str) -> None:
+@click.option("--path", "path_of", metavar="MODEL", help="Print the GGUF file of MODEL instead (e.g. to serve it).")
+def command(output: str, path_of: str | None) -> None:
     """List the known models and whether they are installed.
 
-    Any other model is used by passing the path of its .gguf file to --model.
-    Instruct models (with a chat template in their GGUF metadata) get chat-formatted prompts;
-    base models get plain text.
+    Any other model is used by passing the path of its .gguf file to --model, or its server
+    URL (http://HOST:PORT/v1#NAME). Instruct models (with a chat template in their GGUF
+    metadata) get chat-formatted prompts; base models get plain text.
+
+    \b
+    Examples:
+      formatlock models
+      python -m llama_cpp.server --model "$(formatlock models --path smollm2)" --model_alias smollm2
     """
-    from ..models import DEFAULT_MODEL, KNOWN_MODELS
+    from ..models import DEFAULT_MODEL, KNOWN_MODELS, resolve
+
+    if path_of is not None:
+        click.echo(str(resolve(path_of)[1]))
+        return
 
     rows = [
         {"name": info.name, "default": info.name == DEFAULT_MODEL, "available": info.available(),
@@ -32,3 +42,4 @@ def command(output: str) -> None:
         state = "installed" if row["available"] else "not installed"
         click.echo(f"{mark} {row['name']:<12} {state:<14} {row['description']}")
     click.echo("  <path>.gguf   any GGUF model file")
+    click.echo("  http://HOST:PORT/v1#NAME   a model on an OpenAI-compatible server (docs/servers.md)")
