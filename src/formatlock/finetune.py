@@ -96,7 +96,7 @@ def finetune(data_dir: Path, *, model: str | None = None, out_dir: Path | None =
             loss.backward()
             optimizer.step()
             optimizer.zero_grad()
-            losses.append(loss.item())
+            losses.append(loss.detach().item())
             done += 1
             if on_step is not None:
                 on_step(done, total, losses[-1])
