@@ -104,8 +104,8 @@ class LlguidanceMasks:
 
 def document(model: Any, schema: dict) -> str | None:
     """One valid document for ``schema`` on ``model`` (greedy), or None if none is made."""
-    from formatlock.generation import generate_results
     from formatlock.errors import FormatlockError
+    from formatlock.generation import generate_results
 
     try:
         return generate_results(schema, "Fill in a realistic example.", model=model)[0].text

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from pydantic import BaseModel, Field
 
 settings.register_profile("reproducible", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
@@ -18,6 +19,14 @@ settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE")
     or ("explore" if os.environ.get("FORMATLOCK_HYPOTHESIS_EXAMPLES") else "reproducible")
 )
+
+
+class Ticket(BaseModel):
+    """The Pydantic model the generation and wrap-mode tests share."""
+
+    category: str = Field(pattern="^(billing|bug|other)$")
+    urgent: bool
+    order_id: int = Field(ge=1, le=99999)
 
 
 @pytest.fixture

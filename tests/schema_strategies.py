@@ -77,7 +77,7 @@ def _containers(children: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrateg
     def obj(props: dict[str, Any], required: list[bool], extra: Any) -> dict[str, Any]:
         names = list(props)
         schema: dict[str, Any] = {"type": "object", "properties": props,
-                                  "required": [n for n, r in zip(names, required) if r]}
+                                  "required": [n for n, r in zip(names, required, strict=False) if r]}
         if extra is not None:
             schema["additionalProperties"] = extra
         return schema

@@ -38,10 +38,7 @@ while count == 0 or i < count:
 """
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("FORMATLOCK_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
+pytestmark = pytest.mark.usefixtures("home")  # a fresh FORMATLOCK_HOME per test (conftest)
 
 
 def attempt(call_id: str, number: int, mode: str = "wrap", valid: bool = True, **extra: object) -> LoggedAttempt:
@@ -147,7 +144,7 @@ def test_unknown_mode_is_refused() -> None:
 def test_eight_threads_times_fifty_calls_lose_nothing() -> None:
     @enforce.output(NUMBER)
     def ask(prompt: str) -> str:
-        return '{"n": %s}' % prompt
+        return f'{{"n": {prompt}}}'
 
     errors: list[BaseException] = []
 

@@ -24,6 +24,7 @@ from formatlock.errors import UsageError
 from formatlock.fsm import LazyDFA, canonical
 from formatlock.generation import generate_results
 from formatlock.models import load_model
+
 from schema_strategies import property_settings, schemas, servable_regex
 
 _settings = property_settings(40)

@@ -6,7 +6,6 @@ Generation on a small CPU is slow, so there are few model calls, on small schema
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -20,10 +19,7 @@ COLOUR = {"title": "Colour", "type": "object", "properties": {"name": {"enum": [
           "required": ["name"], "additionalProperties": False}
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("FORMATLOCK_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
+pytestmark = pytest.mark.usefixtures("home")  # a fresh FORMATLOCK_HOME per test (conftest)
 
 
 @enforce(max_tokens=40)

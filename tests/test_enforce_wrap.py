@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, field_validator
 
 from formatlock import calllog
 from formatlock.calllog import CallLog
@@ -17,19 +17,12 @@ from formatlock.enforce import enforce, feedback_text, find_prompt
 from formatlock.errors import EnforcementError, FormatlockError, Issue, SchemaError, UsageError
 from formatlock.parsing import extract_json
 
+from conftest import Ticket
+
 VALID = '{"category": "billing", "urgent": true, "order_id": 991}'
 
 
-class Ticket(BaseModel):
-    category: str = Field(pattern="^(billing|bug|other)$")
-    urgent: bool
-    order_id: int = Field(ge=1, le=99999)
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("FORMATLOCK_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
+pytestmark = pytest.mark.usefixtures("home")  # a fresh FORMATLOCK_HOME per test (conftest)
 
 
 def replies(*texts: str) -> Iterator[str]:

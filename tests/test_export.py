@@ -25,9 +25,7 @@ PROMPTS = ["I was charged twice", "App crashes on upload", "Add dark mode please
            "Billing: VAT shown twice", "Close my account"]
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FORMATLOCK_HOME", str(tmp_path / "home"))
+pytestmark = pytest.mark.usefixtures("home")  # a fresh FORMATLOCK_HOME per test (conftest)
 
 
 def write_inputs(path: Path, prompts: list[str]) -> Path:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from pydantic import BaseModel, Field
 
 import formatlock
 from formatlock import constraints
@@ -19,18 +18,14 @@ from formatlock.generation import generate_results, run
 from formatlock.schemas import bundled_names, load_schema
 from formatlock.validation import Validator
 
+from conftest import Ticket
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(cli, list(args))
     return result.exit_code, result.stdout, result.stderr
-
-
-class Ticket(BaseModel):
-    category: str = Field(pattern="^(billing|bug|other)$")
-    urgent: bool
-    order_id: int = Field(ge=1, le=99999)
 
 
 @pytest.mark.parametrize("name", bundled_names())

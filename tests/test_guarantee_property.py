@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 import formatlock
 from formatlock.schemas import load_schema
 from formatlock.validation import Validator
+
 from schema_strategies import EXAMPLES, schemas
 
 prompts = st.one_of(

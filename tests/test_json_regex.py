@@ -19,8 +19,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from formatlock.fsm import LazyDFA
-from formatlock.json_regex import (EAGER_INDEX_LIMITS, MASK, RESAMPLE, UNSUPPORTED, CompiledSchema, Limits,
-                                   compile_schema)
+from formatlock.json_regex import (
+    EAGER_INDEX_LIMITS,
+    MASK,
+    RESAMPLE,
+    UNSUPPORTED,
+    CompiledSchema,
+    Limits,
+    compile_schema,
+)
 from formatlock.regexes import FORMATS
 from formatlock.schemas import load_schema, local_registry, validator_class
 from formatlock.validation import Validator
@@ -82,7 +89,7 @@ _leaves = st.one_of(
 def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
     def obj(props: dict[str, Any], required: list[bool], extra: Any, patterns: dict[str, Any] | None) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": "object", "properties": props,
-                                  "required": [n for n, r in zip(props, required) if r]}
+                                  "required": [n for n, r in zip(props, required, strict=False) if r]}
         if extra is not None:
             schema["additionalProperties"] = extra
         if patterns is not None:

@@ -17,10 +17,7 @@ COLOUR = {"title": "Colour", "type": "object", "properties": {"name": {"enum": [
 CONTACT_REPLY = '{"name": "Ada Lovelace", "email": "ada@example.com"}'
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("FORMATLOCK_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
+pytestmark = pytest.mark.usefixtures("home")  # a fresh FORMATLOCK_HOME per test (conftest)
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:

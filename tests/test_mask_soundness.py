@@ -17,6 +17,7 @@ from formatlock.fsm import LazyDFA
 from formatlock.json_regex import MASK, RESAMPLE, compile_schema
 from formatlock.schemas import load_schema
 from formatlock.validation import Validator
+
 from schema_strategies import property_settings, recursive_tree, schemas
 
 _settings = property_settings(60)
@@ -67,8 +68,12 @@ def test_resampled_keywords_are_reported() -> None:
 
 
 @pytest.mark.parametrize("pattern", [r"(a)\1", r"(?=a)b", r"(?i)abc"])
-def test_unsupported_regex_constructs_are_usage_errors(pattern: str) -> None:
-    from formatlock.errors import UsageError
+def test_unsupported_regex_constructs_are_compile_errors(pattern: str) -> None:
+    """Inside the compiler they are refusals; only the user-regex entry words them as UsageError."""
+    from formatlock.constraints import for_regex
+    from formatlock.errors import CompileError, UsageError
 
-    with pytest.raises(UsageError):
+    with pytest.raises(CompileError):
         LazyDFA(pattern)
+    with pytest.raises(UsageError, match="cannot be masked"):
+        for_regex(pattern)

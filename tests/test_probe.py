@@ -32,9 +32,7 @@ REPLIES = [  # (prompt-only text, cut off by the budget?) and the failure kind e
 ]
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FORMATLOCK_HOME", str(tmp_path / "home"))
+pytestmark = pytest.mark.usefixtures("home")  # a fresh FORMATLOCK_HOME per test (conftest)
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ def test_prompts_on_one_schema_share_the_prefix_up_to_the_users_words(model_name
     model = load_model(model_name)
     first = prompt_tokens(model, "Write one example.", INSTRUCTION)
     second = prompt_tokens(model, "Describe a customer called Dana.", INSTRUCTION)
-    shared = next(i for i, (a, b) in enumerate(zip(first, second)) if a != b)
+    shared = next(i for i, (a, b) in enumerate(zip(first, second, strict=False)) if a != b)
     instruction = model.tokenize(INSTRUCTION, add_bos=False, special=False)
     assert shared >= len(instruction)
     assert render(model, "Write one example.", INSTRUCTION).index(INSTRUCTION) < render(

@@ -26,7 +26,6 @@ from formatlock.errors import FormatlockError, SchemaError
 from formatlock.schemas import load_schema
 from formatlock.validation import Validator
 
-
 pytestmark = pytest.mark.usefixtures("home")  # conftest's fresh FORMATLOCK_HOME for every test
 
 
@@ -142,7 +141,10 @@ def test_check_schema_on_anything_exits_with_a_code_not_a_traceback(tmp_path: Pa
 def test_ctrl_c_keeps_the_outputs_already_made_and_exits_130() -> None:
     command = [sys.executable, "-m", "formatlock.cli", "generate", "--schema", "product_review", "-n", "8",
                "--seed", "3", "The kettle boils fast but the lid broke after a week"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell starts background jobs with SIGINT ignored, and Python keeps it ignored: restore what a
+    # terminal gives, so the test means the same however the suite was started.
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     first = process.stdout.readline()  # printed as soon as it is done, not after all 8
     process.send_signal(signal.SIGINT)
     rest, err = process.communicate(timeout=300)

@@ -15,7 +15,6 @@ from typing import Literal
 
 import pytest
 from click.testing import CliRunner
-from conftest import completion, free_port
 from pydantic import BaseModel
 
 from formatlock import constraints
@@ -26,10 +25,12 @@ from formatlock.cli import cli
 from formatlock.enforce import enforce
 from formatlock.errors import EnforcementError, ModelError, ServerError, UsageError
 from formatlock.generation import generate, generate_results, generate_text
-from formatlock.probe import probe
 from formatlock.inputs import Input
+from formatlock.probe import probe
 from formatlock.schemas import bundled_names, load_schema
 from formatlock.validation import Validator
+
+from conftest import completion, free_port
 
 FLAG = {"title": "Flag", "type": "object", "properties": {"urgent": {"type": "boolean"}}, "required": ["urgent"],
         "additionalProperties": False}

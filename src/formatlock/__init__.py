@@ -13,6 +13,7 @@ from .formats import defer_slow_imports
 
 defer_slow_imports()  # before anything imports jsonschema: its `iri` checker loads at first use
 
+from .enforce import enforce  # noqa: E402 - eager: a lazy attribute would be shadowed by the submodule
 from .errors import (  # noqa: E402 - after the deferral above
     CompileError,
     DecodingError,
@@ -20,17 +21,18 @@ from .errors import (  # noqa: E402 - after the deferral above
     FormatlockError,
     InputError,
     ModelError,
+    RefusedError,
     SchemaError,
+    ServerError,
     UnsupportedSchemaError,
     UsageError,
 )
-from .enforce import enforce  # noqa: E402 - eager: a lazy attribute would be shadowed by the submodule
 from .schemas import Schema, load_schema  # noqa: E402
 from .validation import Validator  # noqa: E402
 
 __all__ = [
-    "CompileError", "DecodingError", "EnforcementError", "FormatlockError", "InputError", "ModelError",
-    "SchemaError", "UnsupportedSchemaError", "UsageError", "Schema", "Validator", "load_schema",
+    "CompileError", "DecodingError", "EnforcementError", "FormatlockError", "InputError", "ModelError", "RefusedError",
+    "SchemaError", "ServerError", "UnsupportedSchemaError", "UsageError", "Schema", "Validator", "load_schema",
     "generate", "generate_results", "enforce", "CallLog",
 ]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+
 import numpy as np
 
 from .fsm import LazyDFA

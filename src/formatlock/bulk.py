@@ -11,9 +11,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import chain, islice
-from typing import Callable, Iterable, Iterator
 
 from .documents import Raw, parse
 from .errors import Issue

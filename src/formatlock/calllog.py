@@ -24,12 +24,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from .errors import FormatlockError, InputError, Issue
 from .schemas import Schema, load_schema
 
-MODES = ("prompt", "wrap", "fallback")
+Mode = Literal["prompt", "wrap", "fallback"]  # how an attempt was made: a prompt function, a wrapped call, its fallback
+MODES: tuple[str, ...] = get_args(Mode)
 BUSY_TIMEOUT_MS = 30_000
 
 # Step k (1-based) upgrades a database from user_version k-1 to k. Append; never edit a step.
@@ -82,7 +83,7 @@ class LoggedAttempt:
 
     call_id: str
     attempt: int  # 1-based, numbered across the whole call (wrap attempts, then fallback ones)
-    mode: str  # "prompt" | "wrap" | "fallback"
+    mode: Mode
     schema_id: str
     function: str
     prompt: str | list[dict[str, str]] | None  # None when a wrapped function had no prompt argument
@@ -162,7 +163,7 @@ class CallLog:
         self,
         *,
         schema_id: str | None = None,
-        mode: str | None = None,
+        mode: Mode | None = None,
         first_only: bool = False,
         valid: bool | None = None,
     ) -> Iterator[LoggedAttempt]:

@@ -14,14 +14,14 @@ token is safe and the DFA is never built; most outputs end before that.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from re import _constants as C  # noqa: N812 - the stdlib's own names
-from typing import Callable
 
 import numpy as np
 
 from .automaton import Automaton
 from .charsets import SURROGATES, subtract
-from .errors import UsageError
+from .errors import CompileError
 from .fsm import _class_ranges, read_regex
 
 
@@ -66,7 +66,7 @@ def _one(op: object, arg: object) -> tuple[int, int]:
         return lo * body_least, max(lo * body_least, body_reach + max(lo - 1, 0) * body_least)
     if op is C.AT:
         return 0, 0
-    raise UsageError(f"regex construct {op} is not supported for constrained decoding")
+    raise CompileError(f"regex construct {op} is not supported for constrained decoding")
 
 
 class Closing:

@@ -12,8 +12,9 @@ branches are masked, not checked after decoding.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .schema_algebra import ANNOTATIONS, json_key
 
@@ -79,10 +80,10 @@ def branches(
     absent = tuple(not c.requires for c in conditionals) if optional else None
     out = [_branch({**({"required": [name]} if optional and signature != absent else {}),
                     "properties": {name: value}},
-                   [c.then if met else c.otherwise for c, met in zip(conditionals, signature)])
+                   [c.then if met else c.otherwise for c, met in zip(conditionals, signature, strict=False)])
            for signature, value in alternatives]
     if absent is not None and all(signature != absent for signature, _ in alternatives):
-        out.append(_branch({"properties": {name: False}}, [c.then if met else c.otherwise for c, met in zip(conditionals, absent)]))
+        out.append(_branch({"properties": {name: False}}, [c.then if met else c.otherwise for c, met in zip(conditionals, absent, strict=False)]))
     return out
 
 

@@ -14,8 +14,9 @@ import re
 import threading
 import typing
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from . import cache, closing, masks
 from .automaton import SNAPSHOT_FORMAT, Automaton
@@ -29,6 +30,7 @@ from .regexes import alt, literal
 from .schemas import Schema, load_schema
 from .validation import Validator
 
+Kind = typing.Literal["schema", "regex", "choice"]
 _AUTOMATA: OrderedDict[tuple[str, str], Automaton] = OrderedDict()
 _AUTOMATA_LOCK = threading.Lock()
 _MAX_AUTOMATA = 32
@@ -39,7 +41,7 @@ _SCHEMAS: OrderedDict[tuple[str, Any], Constraint] = OrderedDict()
 class Constraint:
     """A regex to mask with, a bound on output size, and the check every output must pass."""
 
-    kind: str  # "schema" | "regex" | "choice"
+    kind: Kind
     regex: str | None  # None: not masked, only checked (see for_schema)
     max_bytes: int | None
     check: Callable[[str], tuple[Any, list[Issue]]]
@@ -164,7 +166,11 @@ def for_regex(pattern: str) -> Constraint:
         compiled = re.compile(pattern)
     except re.error as exc:
         raise UsageError(f"invalid regex {pattern!r}: {exc}") from None
-    regex = canonical(pattern)  # what re reads, spelled so that llguidance reads the same
+    try:
+        regex = canonical(pattern)  # what re reads, spelled so that llguidance reads the same
+        closing.bounds(regex)  # every construct the budget guard and the closing automaton must read
+    except CompileError as exc:  # the user's regex, not formatlock's compiler: the caller's to change
+        raise UsageError(f"regex {pattern!r} cannot be masked: {exc}") from None
     refused = masks.grammar_error(regex)
     if refused is not None:
         raise UsageError(f"regex {pattern!r} cannot be masked: {refused}")

@@ -8,7 +8,8 @@ back in its own format, so what is checked is what gets uploaded.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import UsageError
 

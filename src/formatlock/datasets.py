@@ -16,12 +16,13 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from . import dataset_formats
-from .errors import EnforcementError, InputError, ServerError, UsageError
+from .errors import EnforcementError, InputError, RefusedError, ServerError, UsageError
 from .inputs import Input, Progress, no_progress
 from .schemas import Schema
 
@@ -63,7 +64,7 @@ def compact_json(value: Any) -> str:
 
 def prompt_hash(seed: int, prompt: str) -> int:
     """A 64-bit hash of (seed, prompt): decides the split side and the teacher's sampling seed."""
-    return int.from_bytes(hashlib.sha256(f"{seed}\0{prompt}".encode("utf-8")).digest()[:8], "big")
+    return int.from_bytes(hashlib.sha256(f"{seed}\0{prompt}".encode()).digest()[:8], "big")
 
 
 def is_validation(prompt: str, seed: int, fraction: float) -> bool:
@@ -168,7 +169,7 @@ def teach(schema: Schema, prompts: list[str], checkpoint: Checkpoint, done: list
         try:
             result = run(constraint, prompt, model=teacher, temperature=temperature,
                          seed=prompt_hash(seed, prompt) % 2**32)[0]
-        except EnforcementError:
+        except (EnforcementError, RefusedError):  # no valid target, or a compile bound hit while decoding
             return prompt, None
         example = Example(prompt, compact_json(json.loads(result.text)))
         with saving:

@@ -16,17 +16,18 @@ import json
 import time
 import typing
 import uuid
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, Callable, ParamSpec, TypeVar, overload
+from typing import Any, ParamSpec, TypeVar, overload
 
 from . import calllog
-from .calllog import LoggedAttempt
-from .errors import Attempt, EnforcementError, Issue, UsageError
+from .calllog import LoggedAttempt, Mode
+from .errors import Attempt, EnforcementError, RefusedError, UsageError
 from .parsing import extract_json
 from .prompting import Prompt, feedback_text
-from .schemas import Schema, load_schema, pointer_token
-from .validation import Validator
+from .schemas import Schema, load_schema
+from .validation import Validator, typed
 
 F = TypeVar("F", bound=Callable[..., Any])
 P = ParamSpec("P")
@@ -249,7 +250,7 @@ class _WrapRun:
             raise UsageError(f"{self.wrapped.name} must return the LLM's text (str), not {type(text).__name__}")
         document, issues = self.wrapped.validator.check_text(extract_json(text))
         if not issues:
-            self.value, issues = _typed(self.wrapped.schema, document)
+            self.value, issues = typed(self.wrapped.schema, document)
         self.call.add([Attempt(raw=text, errors=issues)], "wrap", model=None, seconds=seconds, document=document)
         if issues and self.wrapped.takes_feedback:
             self.bound.arguments["feedback"] = feedback_text(issues)
@@ -266,6 +267,9 @@ class _WrapRun:
         except EnforcementError as exc:
             raise EnforcementError(f"{self.wrapped.name}: {tries} attempt(s) invalid and the local fallback "
                                    f"failed: {exc}", self.call.attempts) from exc
+        except RefusedError as exc:
+            raise EnforcementError(f"{self.wrapped.name}: {tries} attempt(s) invalid and the local fallback "
+                                   f"refused the schema: {exc}", self.call.attempts) from exc
 
 
 def find_prompt(bound: inspect.BoundArguments) -> Prompt | None:
@@ -275,19 +279,6 @@ def find_prompt(bound: inspect.BoundArguments) -> Prompt | None:
     if isinstance(named, str) or (isinstance(named, list) and named):
         return named
     return next((value for value in bound.args if isinstance(value, str)), None)
-
-
-def _typed(schema: Schema, document: Any) -> tuple[Any, list[Issue]]:
-    """The Pydantic instance for a schema from a model (else the document itself), or why not."""
-    if schema.pydantic_model is None:
-        return document, []
-    from pydantic import ValidationError
-
-    try:
-        return schema.pydantic_model.model_validate(document), []  # type: ignore[attr-defined]
-    except ValidationError as exc:  # stricter than the JSON Schema in rare cases
-        return None, [Issue("".join(f"/{pointer_token(p)}" for p in error["loc"]), "pydantic", error["msg"])
-                      for error in exc.errors()]
 
 
 # Shared by both modes
@@ -304,7 +295,7 @@ class _Call:
         self.record = record
         self.attempts: list[Attempt] = []
 
-    def add(self, attempts: list[Attempt], mode: str, *, model: str | None, seconds: float,
+    def add(self, attempts: list[Attempt], mode: Mode, *, model: str | None, seconds: float,
             document: Any = None) -> None:
         """Append attempts; the last one carries ``seconds`` and, when valid, ``document``."""
         first = len(self.attempts) + 1
@@ -322,7 +313,7 @@ class _Call:
         ])
 
 
-def _generate_locally(call: _Call, local: _Local, mode: str) -> Any:
+def _generate_locally(call: _Call, local: _Local, mode: Mode) -> Any:
     """Answer ``call.prompt`` with constrained decoding on the local model, logging its attempts."""
     from .backends import open_backend
     from .generation import generate_results

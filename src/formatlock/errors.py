@@ -89,7 +89,18 @@ class EnforcementError(FormatlockError):
         return self.attempts[-1].errors if self.attempts else []
 
 
-class UnsupportedSchemaError(EnforcementError):
+class RefusedError(FormatlockError):
+    """The constraint cannot be served, so no output was attempted for it: refused before decoding
+    (or, for a compile bound hit by the lazily built closing automaton, while decoding).
+
+    Not an :class:`EnforcementError`: ``except EnforcementError`` means "outputs were tried and
+    none was valid", and a refusal is a different answer (change the schema, not the prompt).
+    """
+
+    exit_code = 1
+
+
+class UnsupportedSchemaError(RefusedError):
     """The schema uses something generation cannot serve; names the keyword and JSON pointer."""
 
     def __init__(self, message: str, keyword: str, pointer: str) -> None:
@@ -98,7 +109,7 @@ class UnsupportedSchemaError(EnforcementError):
         self.pointer = pointer
 
 
-class CompileError(EnforcementError):
+class CompileError(RefusedError):
     """The constraint could not be compiled within the time or memory bound."""
 
 

@@ -17,9 +17,10 @@ import json
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .datasets import atomic_write
 from .errors import InputError, ModelError, UsageError

@@ -15,7 +15,8 @@ import ipaddress
 import re
 import sys
 import types
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 _DEFERRED = "rfc3987_syntax"
 

@@ -10,15 +10,16 @@ pathological regexes into a typed error instead of an OOM.
 from __future__ import annotations
 
 import re
-from re import _constants as C  # noqa: N812 - the stdlib's own names
 from collections import deque
+from collections.abc import Callable
+from re import _constants as C  # noqa: N812 - the stdlib's own names
 from re import _parser as sre
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
 from .charsets import MAX_CODE, SURROGATES, Ranges, class_items, complement, subtract
-from .errors import CompileError, UsageError
+from .errors import CompileError
 
 MAX_NFA_STATES = 2_000_000
 MAX_DFA_STATES = 200_000
@@ -50,7 +51,7 @@ def _split(lo: int, hi: int, out: list[list[tuple[int, int]]]) -> None:
                 return
     a = chr(lo).encode("utf-8", "surrogatepass")
     b = chr(hi).encode("utf-8", "surrogatepass")
-    out.append(list(zip(a, b)))
+    out.append(list(zip(a, b, strict=False)))
 
 
 class _NFA:
@@ -109,7 +110,7 @@ class _NFA:
         if op is C.SUBPATTERN:
             _group, add_flags, del_flags, body = arg
             if add_flags & ~re.UNICODE or del_flags:
-                raise UsageError("inline regex flags are not supported")
+                raise CompileError("inline regex flags are not supported")
             return self.build(body, start)
         if op is C.BRANCH:
             end = self.state()
@@ -120,7 +121,7 @@ class _NFA:
             return self._repeat(*arg, start=start)
         if op is C.AT and arg in (C.AT_BEGINNING, C.AT_BEGINNING_STRING, C.AT_END, C.AT_END_STRING):
             return start  # the whole output must match, so edge anchors mean nothing more
-        raise UsageError(f"regex construct {op} is not supported for constrained decoding")
+        raise CompileError(f"regex construct {op} is not supported for constrained decoding")
 
     def _repeat(self, lo: int, hi: int, body: list, start: int) -> int:
         for _ in range(lo):
@@ -153,20 +154,20 @@ def _class_ranges(items: list) -> Ranges:
     try:
         negate, ranges, _ = class_items(items, [(0, MAX_CODE)])
     except ValueError as exc:
-        raise UsageError(f"regex {exc}") from None
+        raise CompileError(f"regex {exc}") from None
     return complement(ranges) if negate else ranges
 
 
 def read_regex(pattern: str, walk: Callable[[list], T]) -> T:
     """Parse ``pattern`` as Python's ``re`` does and hand its items to ``walk``, with one set of
-    errors for every reader: UsageError for what is no regex or sets flags, CompileError for
-    nesting too deep to walk."""
+    errors for every reader: CompileError (what is no regex, sets flags, cannot be masked, or
+    nests too deep to walk); the user-regex entry, ``constraints.for_regex``, words it as a UsageError."""
     try:
         parsed = sre.parse(pattern)
     except (re.error, OverflowError, RecursionError) as exc:
-        raise UsageError(f"invalid regex: {exc}") from None
+        raise CompileError(f"invalid regex: {exc}") from None
     if parsed.state.flags & ~(re.UNICODE | re.ASCII):
-        raise UsageError("regex flags are not supported")
+        raise CompileError("regex flags are not supported")
     try:
         return walk(list(parsed))
     except RecursionError:
@@ -209,7 +210,7 @@ def _emit(items: list) -> str:
             out.append(_set(_class_ranges(arg)))
         elif op is C.SUBPATTERN:
             if arg[1] & ~re.UNICODE or arg[2]:
-                raise UsageError("inline regex flags are not supported")
+                raise CompileError("inline regex flags are not supported")
             out.append(f"(?:{_emit(list(arg[3]))})")
         elif op is C.BRANCH:
             out.append("(?:" + "|".join(_emit(list(b)) for b in arg[1]) + ")")
@@ -219,7 +220,7 @@ def _emit(items: list) -> str:
         elif op is C.AT and arg in (C.AT_BEGINNING, C.AT_BEGINNING_STRING, C.AT_END, C.AT_END_STRING):
             continue  # the whole output must match, so edge anchors mean nothing more
         else:
-            raise UsageError(f"regex construct {op} is not supported for constrained decoding")
+            raise CompileError(f"regex construct {op} is not supported for constrained decoding")
     return "".join(out)
 
 
@@ -332,7 +333,7 @@ class LazyDFA:
         edges = [e for s in self._sets[state] for e in self._nfa.edges[s]]
         cuts = sorted({0, 256} | {lo for lo, _, _ in edges} | {hi + 1 for _, hi, _ in edges})
         row = np.zeros(256, dtype=np.int32)
-        for lo, nxt in zip(cuts, cuts[1:]):
+        for lo, nxt in zip(cuts, cuts[1:], strict=False):
             targets = [t for a, b, t in edges if a <= lo and nxt - 1 <= b]
             if targets:
                 row[lo:nxt] = self._intern(self._closure(targets))

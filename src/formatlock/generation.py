@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from . import constraints
 from .backends import Backend, Decoded, masks_locally, open_backend
@@ -19,6 +20,7 @@ from .constraints import Constraint
 from .errors import Attempt, EnforcementError, Issue, UsageError
 from .models import Model
 from .prompting import Prompt
+from .validation import typed
 
 DEFAULT_RETRIES = 3
 DEFAULT_MAX_TOKENS = 1024  # the default budget's cap (raised to fit the shortest valid document)
@@ -171,12 +173,9 @@ def _judge(constraint: Constraint, decoded: Decoded, budget: int) -> tuple[Any, 
     value, issues = constraint.check(decoded.text)
     if issues and decoded.truncated:
         return None, [Issue("", "maxTokens", f"no valid document fits in the token budget ({budget} tokens)")]
-    if issues or constraint.schema is None or constraint.schema.pydantic_model is None:
+    if issues or constraint.schema is None:
         return value, issues
-    try:
-        return constraint.schema.pydantic_model.model_validate(value), []
-    except ValueError as exc:  # pydantic.ValidationError; stricter than the JSON Schema in rare cases
-        return None, [Issue("", "pydantic", str(exc).splitlines()[0])]
+    return typed(constraint.schema, value)
 
 
 def _check_counts(n: int, max_tokens: int | None, temperature: float | None, retries: int | None) -> None:

@@ -4,9 +4,11 @@ progress hook both use while working through them."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Protocol
+from typing import Any, Protocol
 
 from .errors import InputError, UsageError
 
@@ -25,7 +27,7 @@ class Bar(Protocol):
     def update(self, n_steps: int) -> None: ...
 
 
-Progress = Callable[[int], ContextManager[Bar]]  # length -> a bar, like click.progressbar(length=...)
+Progress = Callable[[int], AbstractContextManager[Bar]]  # length -> a bar, like click.progressbar(length=...)
 
 
 class _Silent:
@@ -39,7 +41,7 @@ class _Silent:
         return None
 
 
-def no_progress(length: int) -> ContextManager[Bar]:
+def no_progress(length: int) -> AbstractContextManager[Bar]:
     """The default progress hook: shows nothing."""
     return _Silent()
 

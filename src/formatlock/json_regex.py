@@ -16,9 +16,10 @@ returned. :class:`Limits` holds every bound; docs/keywords.md explains them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any, Literal
 
 from . import conditionals
 from . import regexes as rx
@@ -26,7 +27,10 @@ from .regexes import Frag
 from .schema_algebra import ANNOTATIONS, REF_KEYWORDS, conjoin, json_key, merge_schemas, ref_of, resolve
 from .schemas import pointer_token, validator_class
 
-MASK, RESAMPLE, UNSUPPORTED = "mask", "resample", "unsupported"
+Enforcement = Literal["mask", "resample", "unsupported"]
+MASK: Enforcement = "mask"
+RESAMPLE: Enforcement = "resample"
+UNSUPPORTED: Enforcement = "unsupported"
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ class KeywordUse:
 
     pointer: str
     keyword: str
-    enforcement: str
+    enforcement: Enforcement
     note: str = ""
 
     def as_dict(self) -> dict[str, str]:

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import EnforcementError, Issue
+from .errors import EnforcementError, Issue, RefusedError
 from .inputs import Input, Progress, no_progress
 from .schemas import Schema
 
@@ -151,7 +151,7 @@ class _Sampler:
             self.constraint = for_schema(schema, masked=backend.masks_locally)
         except UnsupportedSchemaError as exc:
             self.refused = [Issue(exc.pointer, "unsupported", str(exc))]
-        except EnforcementError as exc:  # e.g. CompileError: refused before decoding, like an unsupported schema
+        except RefusedError as exc:  # e.g. CompileError: refused before decoding, like an unsupported schema
             self.refused = [Issue("", "unsupported", str(exc))]
 
     def samples(self, numbered: tuple[int, Input]) -> tuple[Input, list[tuple[list[Issue], list[Issue]]]]:
@@ -179,6 +179,8 @@ class _Sampler:
             return self.refused
         try:
             run(self.constraint, prompt, model=self.backend, temperature=self.temperature, seed=seed)
+        except RefusedError as exc:  # a compile bound hit while decoding
+            return [Issue("", "unsupported", str(exc))]
         except EnforcementError as exc:
             return exc.errors or [Issue("", "enforcement", str(exc))]
         return []

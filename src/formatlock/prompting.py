@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import weakref
-from typing import Any, Union
+from typing import Any
 
 from .errors import Issue, UsageError
 from .models import Model
 
-Prompt = Union[str, list[dict[str, str]]]
+Prompt = str | list[dict[str, str]]
 _MAX_SCHEMA_IN_PROMPT = 3000
 
 

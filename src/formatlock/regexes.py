@@ -15,10 +15,11 @@ import math
 import re
 import re._constants as C  # noqa: N812 - the stdlib's own names
 import re._parser as sre_parse
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 from .charsets import MAX_CODE, SURROGATES, Ranges, class_items, complement, normalise, subtract
 

@@ -10,8 +10,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin
 
 from .regexes import number_bounds
@@ -227,7 +228,7 @@ def _merge_arrays(out: dict[str, Any], a: dict[str, Any], b: dict[str, Any]) -> 
     at_a = prefix_a + [rest_a] * (length - len(prefix_a))
     at_b = prefix_b + [rest_b] * (length - len(prefix_b))
     if length:
-        out["prefixItems"] = [conjoin(x, y) for x, y in zip(at_a, at_b)]
+        out["prefixItems"] = [conjoin(x, y) for x, y in zip(at_a, at_b, strict=False)]
     rest = conjoin(rest_a, rest_b)
     if rest is not True:
         out["items"] = rest

@@ -12,11 +12,12 @@ import hashlib
 import importlib
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from .errors import SchemaError
@@ -230,10 +231,10 @@ def local_registry(document: Any):  # noqa: ANN201 - a referencing.Registry
 
 @lru_cache(maxsize=64)
 def _registry(canonical: str):  # noqa: ANN202
+    from jsonschema_specifications import REGISTRY as METASCHEMAS
     from referencing import Registry, Resource
     from referencing.exceptions import NoSuchResource
     from referencing.jsonschema import DRAFT202012
-    from jsonschema_specifications import REGISTRY as METASCHEMAS
 
     def refuse(uri: str):  # noqa: ANN202
         raise NoSuchResource(ref=uri)

@@ -155,7 +155,7 @@ class Formatlock(_Engine):
 
     def run(self, prompt: str, max_tokens: int, seed: int, temperature: float = 0.0) -> dict[str, Any]:
         """One output; the token budget comes from the schema (formatlock never truncates a valid output)."""
-        from ..errors import EnforcementError
+        from ..errors import EnforcementError, RefusedError
         from ..generation import run
         from ..prompting import prompt_tokens
 
@@ -164,9 +164,9 @@ class Formatlock(_Engine):
         try:
             result = run(self.constraint, prompt, model=self.model, temperature=temperature, seed=seed,
                          timeout=RUN_TIMEOUT_S)[0]
-        except EnforcementError as exc:
+        except (EnforcementError, RefusedError) as exc:
             decode = time.perf_counter() - started
-            return {"text": exc.last_output or "", "tokens": 0, "model_steps": 0, "refused": str(exc)[:300],
+            return {"text": getattr(exc, "last_output", None) or "", "tokens": 0, "model_steps": 0, "refused": str(exc)[:300],
                     "seconds": prefill + decode, "decode_s": decode}
         decode = time.perf_counter() - started
         return {"text": result.text, "tokens": result.tokens, "model_steps": result.model_steps,
@@ -195,16 +195,16 @@ class ServerPath(_Engine):
 
     def run(self, prompt: str, max_tokens: int, seed: int, temperature: float = 0.0) -> dict[str, Any]:
         """One output; a server's time is all one request (prefill and decoding are not told apart)."""
-        from ..errors import EnforcementError
+        from ..errors import EnforcementError, RefusedError
         from ..generation import run
 
         started = time.perf_counter()
         try:
             result = run(self.constraint, prompt, model=self.backend, temperature=temperature, seed=seed,
                          max_tokens=max_tokens, timeout=RUN_TIMEOUT_S)[0]
-        except EnforcementError as exc:
+        except (EnforcementError, RefusedError) as exc:
             seconds = time.perf_counter() - started
-            return {"text": exc.last_output or "", "tokens": 0, "model_steps": 0, "refused": str(exc)[:300],
+            return {"text": getattr(exc, "last_output", None) or "", "tokens": 0, "model_steps": 0, "refused": str(exc)[:300],
                     "seconds": seconds, "decode_s": seconds}
         seconds = time.perf_counter() - started
         return {"text": result.text, "tokens": result.tokens, "model_steps": result.tokens,

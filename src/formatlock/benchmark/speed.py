@@ -15,7 +15,8 @@ across paths; each still prefills its own user prompt.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..schemas import load_schema
 from ..validation import Validator

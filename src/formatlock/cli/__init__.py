@@ -11,7 +11,6 @@ import click
 
 from ..errors import FormatlockError
 
-
 INTERRUPTED = 130  # the shell's convention for a run stopped by SIGINT (128 + 2)
 
 
@@ -55,14 +54,15 @@ def main() -> None:
     cli(prog_name="formatlock")
 
 
-def _register() -> None:
-    """Add every ``*_cmd`` module's ``command``; command modules import model libraries lazily."""
-    import importlib
-    import pkgutil
+COMMANDS = ("bench", "check_schema", "export", "finetune", "generate", "log", "models", "probe", "validate")
 
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        if info.name.endswith("_cmd"):
-            cli.add_command(importlib.import_module(f"{__name__}.{info.name}").command)
+
+def _register() -> None:
+    """Add each command of :data:`COMMANDS` (module ``NAME_cmd``); command modules import model libraries lazily."""
+    import importlib
+
+    for name in COMMANDS:
+        cli.add_command(importlib.import_module(f"{__name__}.{name}_cmd").command)
 
 
 _register()

@@ -69,8 +69,8 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, 
       3  the teacher's server failed; what was made is kept for --resume
     """
     from ..datasets import export
-    from ..quality import SMALL_DATASET
     from ..inputs import one_source, read_inputs
+    from ..quality import SMALL_DATASET
     from ..schemas import load_schema
 
     one_source(inputs_path, from_log)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -77,7 +78,7 @@ def command(
     """
     from .. import constraints
     from ..backends import masks_locally, open_backend
-    from ..generation import Result, run
+    from ..generation import run
     from ..models import with_adapter
 
     given = [x for x in (schema_ref, regex, choices or None) if x]
@@ -113,7 +114,7 @@ def command(
 def _generate_each(constraint: Constraint, inputs: list[Input], options: dict[str, Any],
                    shown: Callable[[Result], object], workers: int) -> None:
     """One JSON line per input, in order; exit code 1 when any input got no valid output."""
-    from ..errors import EnforcementError
+    from ..errors import EnforcementError, RefusedError
     from ..fanout import ordered
     from ..generation import run
 
@@ -122,7 +123,7 @@ def _generate_each(constraint: Constraint, inputs: list[Input], options: dict[st
         line: dict[str, Any] = {"input": item.text}
         try:
             run(constraint, item.text, on_result=made.append, **options)
-        except EnforcementError as exc:
+        except (EnforcementError, RefusedError) as exc:
             line["error"] = str(exc)
         line["outputs"] = [shown(r) for r in made]
         return {**line, **({"meta": item.meta} if item.meta else {})}

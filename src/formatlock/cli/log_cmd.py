@@ -58,6 +58,6 @@ def _table(rows: list[tuple[str, ...]]) -> str:
     """The rows as aligned columns: names and ids to the left, counts to the right."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join(
-        "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
+        "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=False))).rstrip()
         for row in rows
     )

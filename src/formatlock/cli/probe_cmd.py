@@ -6,8 +6,15 @@ import json
 
 import click
 
-from .options import (concurrency_option, inputs_option, lora_option, model_option, progress_bar, quiet_option,
-                      schema_option)
+from .options import (
+    concurrency_option,
+    inputs_option,
+    lora_option,
+    model_option,
+    progress_bar,
+    quiet_option,
+    schema_option,
+)
 
 
 @click.command("probe")
