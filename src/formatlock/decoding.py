@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .automaton import Automaton
-from .backends import Decoded
+from .backends.base import Decoded
 from .closing import Closing
 from .errors import DecodingError, UsageError
 from .masks import Grammar, Mask

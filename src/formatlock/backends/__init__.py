@@ -12,64 +12,16 @@ from __future__ import annotations
 
 import os
 import threading
-from abc import ABC, abstractmethod
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .base import Backend, Decoded, Session
+
 if TYPE_CHECKING:
-    from ..constraints import Constraint
-    from ..errors import Attempt
     from ..models import Model
-    from ..prompting import Prompt
+
+__all__ = ["Backend", "Decoded", "Session", "is_server_ref", "masks_locally", "open_backend"]
 
 SERVER_SCHEMES = ("http://", "https://")
-
-
-@dataclass
-class Decoded:
-    """One raw output and how it ended."""
-
-    text: str
-    tokens: int
-    model_steps: int
-    truncated: bool = False
-    dead_end: bool = False
-
-
-class Session(ABC):
-    """One constraint and one prompt on one backend: draws the outputs the guarantee loop judges."""
-
-    @abstractmethod
-    def draw(self, *, max_tokens: int, temperature: float, seed: list[int] | None, deadline: float,
-             failed: Attempt | None) -> Decoded:
-        """One output. ``seed`` makes it reproducible; ``failed`` is the previous attempt for the
-        same output, which a backend may show the model (a server does; a mask does not need to)."""
-
-
-class Backend(ABC):
-    """A place where a model runs."""
-
-    name: str  # shown in results, logs and manifests; never carries a secret
-    concurrent: bool = False  # whether several calls may be in flight at once
-    constrains: bool = True  # whether outputs are constrained while they are made (else validation and retries only)
-    masks_locally: bool = False  # whether formatlock's own mask does the constraining (needs the compiled regex)
-
-    @abstractmethod
-    def session(self, constraint: Constraint, prompt: Prompt) -> AbstractContextManager[Session]:
-        """A session for outputs of ``constraint`` answering ``prompt``."""
-
-    @abstractmethod
-    def free(self, prompt: Prompt, *, instruction: str | None, max_tokens: int, temperature: float,
-             seed: int | None, stop: Callable[[str], bool] | None = None) -> Decoded:
-        """Unconstrained text for ``prompt`` (what prompting alone gives); ends early once ``stop`` holds."""
-
-    @property
-    def local_model(self) -> Model | None:
-        """The in-process model, if this backend has one (its tokenizer counts tokens for datasets)."""
-        return None
-
 
 _servers: dict[str, Backend] = {}
 _servers_lock = threading.Lock()

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from . import Backend, Decoded, Session
+from .base import Backend, Decoded, Session
 
 if TYPE_CHECKING:
     from ..constraints import Constraint

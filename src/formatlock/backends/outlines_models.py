@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import UsageError
-from . import Backend
+from .base import Backend
 
 
 def is_outlines_model(obj: Any) -> bool:

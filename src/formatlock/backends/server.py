@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from ..errors import ModelError, ServerError, UsageError
-from . import Backend, Decoded, Session, dialects
+from . import dialects
+from .base import Backend, Decoded, Session
 
 if TYPE_CHECKING:
     from ..constraints import Constraint
