@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "formatlock"
 STAGES: dict[str, int] = {}
 for stage, names in enumerate([
     # 0 foundations: no formatlock imports but these
-    ["errors", "cache", "fanout", "inputs"],
+    ["errors", "settings", "cache", "fanout", "inputs"],
     # 1 schemas and validation
     ["formats", "schemas", "validation", "documents", "parsing"],
     # 2 compile: schema -> regex -> byte automata
@@ -134,3 +134,4 @@ def import_loops(lazy: bool) -> list[list[str]]:
 def test_no_import_loop() -> None:
     assert import_loops(lazy=False) == []
     assert import_loops(lazy=True) == []  # not even through imports made inside functions
+

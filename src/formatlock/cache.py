@@ -15,10 +15,9 @@ from typing import Any
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("FORMATLOCK_CACHE")
-    if base:
-        return Path(base)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "formatlock"
+    from . import settings
+
+    return settings.cache_dir()
 
 
 def key(*parts: str) -> str:

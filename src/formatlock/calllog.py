@@ -73,8 +73,9 @@ _warned = False
 
 def formatlock_home() -> Path:
     """formatlock's data directory: ``$FORMATLOCK_HOME``, else ``~/.local/share/formatlock``."""
-    configured = os.environ.get("FORMATLOCK_HOME")
-    return Path(configured).expanduser() if configured else Path.home() / ".local" / "share" / "formatlock"
+    from . import settings
+
+    return settings.home()
 
 
 @dataclass(frozen=True)

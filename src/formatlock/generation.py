@@ -8,13 +8,12 @@ cannot fit, or that fails the check, is resampled a bounded number of times; the
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import constraints
+from . import constraints, settings
 from .backends import Backend, Decoded, masks_locally, open_backend
 from .constraints import Constraint
 from .errors import Attempt, EnforcementError, Issue, UsageError
@@ -26,7 +25,6 @@ DEFAULT_RETRIES = 3
 DEFAULT_MAX_TOKENS = 1024  # the default budget's cap (raised to fit the shortest valid document)
 DEFAULT_SAMPLE_TEMPERATURE = 0.7
 RETRY_TEMPERATURE = 0.8  # greedy decoding would repeat a failed output exactly
-DEFAULT_TIMEOUT_S = float(os.environ.get("FORMATLOCK_TIMEOUT", "300"))  # per output, all attempts
 
 
 @dataclass
@@ -116,7 +114,7 @@ def run(
         for k in range(n):
             attempts: list[Attempt] = []
             started = time.perf_counter()
-            deadline = time.monotonic() + (timeout or DEFAULT_TIMEOUT_S)
+            deadline = time.monotonic() + (timeout or settings.timeout())
             for attempt in range(tries):
                 t = base_temperature if attempt == 0 else max(base_temperature, RETRY_TEMPERATURE)
                 decoded = session.draw(max_tokens=budget, temperature=t, seed=None if seed is None else [seed, k, attempt],

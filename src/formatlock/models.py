@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import settings
 from .errors import ModelError, UsageError
 
-DEFAULT_MODEL = "smollm2"
+DEFAULT_MODEL = settings.DEFAULT_MODEL
 DEFAULT_CONTEXT = 4096
 _GGUF_MAGIC = b"GGUF"
 
@@ -104,7 +105,7 @@ class Model:
         lora = self.lora
         try:
             with suppress_stdout_stderr(disable=False):  # llama.cpp logs to stderr while loading
-                threads = int(os.environ.get("FORMATLOCK_THREADS") or 0) or max(1, os.cpu_count() or 1)
+                threads = settings.threads()
                 return llama_cpp.Llama(model_path=str(self.path), n_ctx=n_ctx, n_threads=threads,
                                        n_threads_batch=threads, verbose=False,
                                        lora_path=None if lora is None else str(lora))
@@ -165,7 +166,7 @@ _load_lock = threading.Lock()
 def split_adapter(ref: str | os.PathLike[str] | None) -> tuple[str | os.PathLike[str] | None, Path | None]:
     """``MODEL+ADAPTER.gguf`` (a base model and a LoRA adapter on it) into its two parts."""
     if ref is None:
-        ref = os.environ.get("FORMATLOCK_MODEL") or DEFAULT_MODEL
+        ref = settings.model()
     text = os.fspath(ref)
     base, plus, adapter = text.rpartition("+")
     if not plus or not base or not adapter.endswith(".gguf"):
@@ -179,13 +180,13 @@ def with_adapter(model: str | None, lora: str | os.PathLike[str] | None) -> str 
         return model
     if model is not None and model.lower().startswith(("http://", "https://")):
         raise UsageError("--lora applies to local models; load the adapter on the server instead")
-    return f"{model or os.environ.get('FORMATLOCK_MODEL') or DEFAULT_MODEL}+{os.fspath(lora)}"
+    return f"{model or settings.model()}+{os.fspath(lora)}"
 
 
 def resolve(ref: str | os.PathLike[str] | None) -> tuple[str, Path]:
     """The display name and GGUF path for a model name or path; checks the file looks like GGUF."""
     if ref is None:
-        ref = os.environ.get("FORMATLOCK_MODEL") or DEFAULT_MODEL
+        ref = settings.model()
     text = os.fspath(ref)
     if text in KNOWN_MODELS:
         name, path = text, KNOWN_MODELS[text].locate()

@@ -13,7 +13,6 @@ an OpenAI key is never sent to another host). It is never part of the name, a me
 from __future__ import annotations
 
 import json
-import os
 import random
 import threading
 import time
@@ -23,6 +22,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from .. import settings
 from ..errors import ModelError, ServerError, UsageError
 from . import dialects
 from .base import Backend, Decoded, Session
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
     from ..errors import Attempt
     from ..prompting import Prompt
 
-DEFAULT_READ_TIMEOUT_S = 120.0
-DEFAULT_CONNECT_TIMEOUT_S = 5.0
 DEFAULT_RETRIES = 3  # transport retries per request (429, 5xx, dropped connection), with backoff
 _PROBE_VALUE = "formatlock-probe-7q"
 _PROBE_SCHEMA = {"type": "object", "properties": {"probe": {"type": "string", "enum": [_PROBE_VALUE]}},
@@ -48,19 +46,6 @@ _WHAT = {"schema": "the required JSON schema", "regex": "the required format", "
 
 class ServerWarning(UserWarning):
     """A server ignores every constraint formatlock knows how to ask for: outputs rest on retries."""
-
-
-def _env_float(name: str, default: float) -> float:
-    text = os.environ.get(name)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"{name} must be a number of seconds, not {text!r}") from None
-    if value <= 0:
-        raise UsageError(f"{name} must be above 0, not {text!r}")
-    return value
 
 
 def parse_ref(ref: str) -> tuple[str, str | None, str]:
@@ -95,10 +80,10 @@ class Server(Backend):
         self._owner: str | None = None
         self._ready = False
         self._lock = threading.Lock()
-        self.read_timeout = timeout or _env_float("FORMATLOCK_SERVER_TIMEOUT", DEFAULT_READ_TIMEOUT_S)
-        connect = connect_timeout or _env_float("FORMATLOCK_SERVER_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT_S)
+        self.read_timeout = timeout or settings.server_timeout()
+        connect = connect_timeout or settings.server_connect_timeout()
         self.retries = DEFAULT_RETRIES if retries is None else retries
-        self._client = openai.OpenAI(base_url=self.url, api_key=api_key or _api_key(self.url) or "none",
+        self._client = openai.OpenAI(base_url=self.url, api_key=api_key or settings.api_key(urlsplit(self.url).hostname) or "none",
                                      timeout=openai.Timeout(self.read_timeout, connect=connect),
                                      max_retries=self.retries)
 
@@ -276,15 +261,6 @@ def _one_seed(seed: list[int] | None) -> int:
     for part in seed:
         value = (value * 1_000_003 + part) % 2**31
     return value
-
-
-def _api_key(url: str) -> str | None:
-    key = os.environ.get("FORMATLOCK_API_KEY")
-    if key:
-        return key
-    if urlsplit(url).hostname == "api.openai.com":
-        return os.environ.get("OPENAI_API_KEY")
-    return None
 
 
 def _status_message(exc: Any) -> str:
