@@ -285,3 +285,15 @@ def test_feedback_text_lists_pointer_and_message() -> None:
     text = feedback_text([Issue("", "required", "'urgent' is a required property"),
                           Issue("/order_id", "minimum", "0 is less than the minimum of 1")])
     assert "- /: 'urgent' is a required property\n- /order_id: 0 is less than the minimum of 1" in text
+
+
+def test_a_fallback_refused_before_decoding_is_still_an_enforcement_error() -> None:
+    impossible = {"type": "string", "minLength": 5, "maxLength": 2}  # no document can satisfy it
+
+    @enforce.output(impossible, retries=0, fallback="local")
+    def ask(prompt: str) -> str:
+        return '"no"'
+
+    with pytest.raises(EnforcementError, match="the local fallback refused the schema") as caught:
+        ask("anything")
+    assert [a.raw for a in caught.value.attempts] == ['"no"']  # the wrapped call's own attempt is kept

@@ -208,3 +208,13 @@ def test_root_cli_py_is_the_same_cli() -> None:
     assert done.stdout.strip() in {"a", "b"}
     done = subprocess.run([sys.executable, str(REPO / "cli.py"), "models"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "smollm2" in done.stdout
+
+
+def test_a_refusal_is_not_an_enforcement_error() -> None:
+    from formatlock.errors import EnforcementError, RefusedError, UnsupportedSchemaError
+
+    with pytest.raises(UnsupportedSchemaError) as caught:
+        generate_results({"type": "string", "minLength": 5, "maxLength": 2}, "x")
+    assert isinstance(caught.value, RefusedError) and not isinstance(caught.value, EnforcementError)
+    code, _, stderr = run_cli("generate", "--regex", "(?=a)a", "x")
+    assert code == 2 and stderr.startswith("formatlock: error: regex '(?=a)a' cannot be masked:")
