@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from formatlock.json_regex import EAGER_INDEX_LIMITS, compile_schema
+from formatlock.compile.json_regex import EAGER_INDEX_LIMITS, compile_schema
 
 ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "jsonschemabench"
 _WALK_STEPS = 64
@@ -72,8 +72,8 @@ def _peak_rss_mb() -> float:
 
 
 def _lazy(regex: str, eos: int, pieces: list[bytes]) -> dict[str, Any]:
-    from formatlock.automaton import Automaton
-    from formatlock.vocabulary import TokenVocabulary
+    from formatlock.runtime.automaton import Automaton
+    from formatlock.runtime.vocabulary import TokenVocabulary
 
     vocabulary = TokenVocabulary(pieces, eos)
     start = time.perf_counter()

@@ -14,7 +14,7 @@ import argparse
 import time
 
 from formatlock.generation import generate_results
-from formatlock.models import load_model
+from formatlock.runtime.models import load_model
 
 PROMPT = "Write a long, detailed review of a kitchen blender you bought last month."
 

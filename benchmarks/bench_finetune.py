@@ -103,8 +103,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
-    from formatlock.prompting import schema_instruction
-    from formatlock.schemas import load_schema
+    from formatlock.runtime.prompting import schema_instruction
+    from formatlock.schema.loading import load_schema
 
     work = args.work or ROOT / ".bench" / "finetune" / args.schema
     work.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ document is made once with ``formatlock.generate`` (greedy) and tokenised as the
 per engine and cold (a fresh compile and mask state, an empty ``FORMATLOCK_CACHE``), the mask is
 computed at every token position of that document and the token consumed:
 
-- ``formatlock``: the product's own per-step work (``formatlock.masks`` as the decoder uses it: the
+- ``formatlock``: the product's own per-step work (``formatlock.runtime.masks`` as the decoder uses it: the
   bitmask with end tokens cleared; the decoder then tests its sampled token against it in O(1));
 - ``llguidance``: ``LLMatcher`` on llguidance's own JSON Schema grammar, ``fill_next_token_bitmask``.
 
@@ -50,7 +50,7 @@ class FormatlockMasks:
     name = "formatlock"
 
     def __init__(self, model: Any) -> None:
-        from formatlock import masks
+        from formatlock.runtime import masks
 
         self.model = model
         started = time.perf_counter()
@@ -58,7 +58,8 @@ class FormatlockMasks:
         self.vocabulary_s = time.perf_counter() - started
 
     def compile(self, schema: dict) -> Any:
-        from formatlock import constraints, masks
+        from formatlock import constraints
+        from formatlock.runtime import masks
 
         constraint = constraints.for_schema(schema, cached=False)
         return masks.for_model(self.model).compile(constraint.regex).start()
@@ -151,7 +152,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write every row as JSONL")
     args = parser.parse_args()
     os.environ["FORMATLOCK_CACHE"] = tempfile.mkdtemp(prefix="bench-mask-")  # cold: nothing cached on disk
-    from formatlock.models import load_model
+    from formatlock.runtime.models import load_model
 
     files = schema_files(args.shared, args.seed)
     out = args.out.open("w") if args.out else None

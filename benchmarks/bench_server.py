@@ -22,12 +22,12 @@ import sys
 import time
 import urllib.request
 
-from formatlock.backends.server import Server
 from formatlock.errors import EnforcementError
 from formatlock.generation import generate_results
-from formatlock.models import resolve
-from formatlock.schemas import bundled_names, load_schema
-from formatlock.validation import Validator
+from formatlock.runtime.backends.server import Server
+from formatlock.runtime.models import resolve
+from formatlock.schema.loading import bundled_names, load_schema
+from formatlock.schema.validation import Validator
 
 PROMPTS = ("Write one realistic example for a small business.", "Fill this in for a customer called Dana Smith.",
            "Give a typical example from an online shop.", "Make up an example about a software team.")

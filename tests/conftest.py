@@ -55,7 +55,7 @@ class LlamaServer:
         import subprocess
         import sys
 
-        from formatlock.models import resolve
+        from formatlock.runtime.models import resolve
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"

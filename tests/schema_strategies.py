@@ -19,7 +19,7 @@ def property_settings(examples: int) -> settings:
 
 def servable_regex(schema: dict[str, Any]) -> str | None:
     """The compiled regex of ``schema``, or None where the compiler refuses part of it."""
-    from formatlock.json_regex import compile_schema
+    from formatlock.compile.json_regex import compile_schema
 
     compiled = compile_schema(schema)
     return None if compiled.regex is None or compiled.unsupported else compiled.regex

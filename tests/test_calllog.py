@@ -16,7 +16,7 @@ from formatlock import calllog
 from formatlock.calllog import MIGRATIONS, CallLog, LoggedAttempt, formatlock_home
 from formatlock.enforce import enforce
 from formatlock.errors import Issue
-from formatlock.schemas import load_schema
+from formatlock.schema.loading import load_schema
 
 NUMBER = {"title": "Number", "type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
 

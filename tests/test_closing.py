@@ -17,13 +17,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from formatlock import masks
-from formatlock.closing import bounds
+from formatlock.automata.fsm import LazyDFA, canonical
 from formatlock.constraints import for_regex, for_schema
 from formatlock.errors import UsageError
-from formatlock.fsm import LazyDFA, canonical
 from formatlock.generation import generate_results
-from formatlock.models import load_model
+from formatlock.runtime import masks
+from formatlock.runtime.closing import bounds
+from formatlock.runtime.models import load_model
 
 from schema_strategies import property_settings, schemas, servable_regex
 

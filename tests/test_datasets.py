@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from formatlock import dataset_formats, datasets
-from formatlock.datasets import Example
 from formatlock.errors import InputError, UsageError
-from formatlock.inputs import read_inputs
+from formatlock.finetune import dataset_formats, datasets
+from formatlock.finetune.datasets import Example
+from formatlock.finetune.inputs import read_inputs
 
 
 @settings(max_examples=300, deadline=None)

@@ -15,7 +15,7 @@ from formatlock import calllog
 from formatlock.calllog import CallLog
 from formatlock.enforce import enforce, feedback_text, find_prompt
 from formatlock.errors import EnforcementError, FormatlockError, Issue, SchemaError, UsageError
-from formatlock.parsing import extract_json
+from formatlock.schema.parsing import extract_json
 
 from conftest import Ticket
 

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from formatlock.cli import cli
 from formatlock.enforce import enforce
 from formatlock.errors import EnforcementError
-from formatlock.schemas import load_schema
-from formatlock.validation import Validator
+from formatlock.schema.loading import load_schema
+from formatlock.schema.validation import Validator
 
 FLAG = {"title": "Flag", "type": "object", "properties": {"urgent": {"type": "boolean"}}, "required": ["urgent"],
         "additionalProperties": False}

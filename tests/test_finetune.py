@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from formatlock.cli import cli
-from formatlock.models import load_model
+from formatlock.runtime.models import load_model
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "finetune_data" / "support_ticket"
 

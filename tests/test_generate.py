@@ -15,8 +15,8 @@ import formatlock
 from formatlock import constraints
 from formatlock.cli import cli
 from formatlock.generation import generate_results, run
-from formatlock.schemas import bundled_names, load_schema
-from formatlock.validation import Validator
+from formatlock.schema.loading import bundled_names, load_schema
+from formatlock.schema.validation import Validator
 
 from conftest import Ticket
 

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import formatlock
-from formatlock.schemas import load_schema
-from formatlock.validation import Validator
+from formatlock.schema.loading import load_schema
+from formatlock.schema.validation import Validator
 
 from schema_strategies import EXAMPLES, schemas
 

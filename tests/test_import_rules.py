@@ -11,24 +11,17 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "formatlock"
 
-# Stage of each module, low to high. A new module must be placed here (and in docs/architecture.md).
+# Stage of each folder or top-level module, low to high; a module in a folder has the folder's stage.
+# A new top-level module or folder must be placed here (and in docs/architecture.md).
 STAGES: dict[str, int] = {}
 for stage, names in enumerate([
-    # 0 foundations: no formatlock imports but these
-    ["errors", "settings", "cache", "fanout", "inputs"],
-    # 1 schemas and validation
-    ["formats", "schemas", "validation", "documents", "parsing"],
-    # 2 compile: schema -> regex -> byte automata
-    ["charsets", "regexes", "schema_algebra", "conditionals", "json_regex", "fsm"],
-    # 3 runtime: where a model runs (the only stage that loads llama.cpp)
-    ["models", "vocabulary", "automaton", "closing", "masks", "decoding", "prompting",
-     "backends", "backends.base", "backends.local", "backends.server", "backends.dialects", "backends.outlines_models"],
-    # 4 the guarantee: compiled constraints, generation, the decorator and its log
-    ["constraints", "generation", "calllog", "enforce", "reporting", "bulk"],
-    # 5 the fallback path: probe, datasets, fine-tuning
-    ["probe", "quality", "dataset_formats", "datasets", "lora_gguf", "finetune"],
-    # 6 the outside: public API, CLI, benchmarks
-    ["", "cli", "benchmark"],
+    ["errors", "settings", "cache", "fanout"],  # 0 foundations
+    ["schema"],  # 1 schemas: loading, validation, formats, readers
+    ["compile", "automata"],  # 2 schema -> regex -> byte automata (pure: no model)
+    ["runtime"],  # 3 where a model runs: the only stage that loads llama.cpp
+    ["constraints", "generation", "calllog", "enforce"],  # 4 the guarantee
+    ["finetune"],  # 5 the fallback path: probe, datasets, training
+    ["", "cli", "benchmark"],  # 6 the outside: public API, CLI, benchmarks
 ]):
     STAGES.update(dict.fromkeys(names, stage))
 RUNTIME = 3

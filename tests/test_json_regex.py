@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from formatlock.fsm import LazyDFA
-from formatlock.json_regex import (
+from formatlock.automata.fsm import LazyDFA
+from formatlock.compile.json_regex import (
     EAGER_INDEX_LIMITS,
     MASK,
     RESAMPLE,
@@ -28,9 +28,9 @@ from formatlock.json_regex import (
     Limits,
     compile_schema,
 )
-from formatlock.regexes import FORMATS
-from formatlock.schemas import load_schema, local_registry, validator_class
-from formatlock.validation import Validator
+from formatlock.compile.regexes import FORMATS
+from formatlock.schema.loading import load_schema, local_registry, validator_class
+from formatlock.schema.validation import Validator
 
 EXAMPLES = int(os.environ.get("FORMATLOCK_HYPOTHESIS_EXAMPLES", "0") or 0)
 SMALL = Limits(free_string_chars=12, free_pattern_repeats=6, free_array_items=3, free_any_chars=6)
@@ -213,7 +213,7 @@ def matches(compiled: CompiledSchema, value: Any) -> bool:
     return re.fullmatch(compiled.regex, json.dumps(value, separators=(",", ":"), ensure_ascii=False)) is not None
 
 
-# if/then/else on one required property: rewritten into masked anyOf branches (formatlock.conditionals)
+# if/then/else on one required property: rewritten into masked anyOf branches (formatlock.compile.conditionals)
 CONDITIONAL_ON_ENUM: dict[str, Any] = {
     "type": "object", "required": ["s", "t"], "additionalProperties": False,
     "properties": {"s": {"enum": ["a", "b", "c"]}, "t": {"enum": ["x", "y", "z"]}},

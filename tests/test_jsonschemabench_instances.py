@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from formatlock.errors import SchemaError
-from formatlock.schemas import load_schema
-from formatlock.validation import Validator
+from formatlock.schema.loading import load_schema
+from formatlock.schema.validation import Validator
 
 ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "jsonschemabench"
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from formatlock.cli import cli
 from formatlock.enforce import enforce
 from formatlock.errors import EnforcementError
-from formatlock.schemas import bundled_dir, load_schema
+from formatlock.schema.loading import bundled_dir, load_schema
 
 COLOUR = {"title": "Colour", "type": "object", "properties": {"name": {"enum": ["red", "blue"]}}, "required": ["name"]}
 CONTACT_REPLY = '{"name": "Ada Lovelace", "email": "ada@example.com"}'

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from formatlock.fsm import LazyDFA
-from formatlock.json_regex import MASK, RESAMPLE, compile_schema
-from formatlock.schemas import load_schema
-from formatlock.validation import Validator
+from formatlock.automata.fsm import LazyDFA
+from formatlock.compile.json_regex import MASK, RESAMPLE, compile_schema
+from formatlock.schema.loading import load_schema
+from formatlock.schema.validation import Validator
 
 from schema_strategies import property_settings, recursive_tree, schemas
 

@@ -10,13 +10,13 @@ from click.testing import CliRunner
 
 from formatlock import generation
 from formatlock.cli import cli
-from formatlock.decoding import Decoded
 from formatlock.enforce import enforce
 from formatlock.errors import Attempt, EnforcementError, Issue
-from formatlock.inputs import Input
-from formatlock.probe import FINE_TUNE, RELIABLE, failure_kind, probe
-from formatlock.prompting import schema_instruction
-from formatlock.schemas import load_schema
+from formatlock.finetune.inputs import Input
+from formatlock.finetune.probe import FINE_TUNE, RELIABLE, failure_kind, probe
+from formatlock.runtime.decoding import Decoded
+from formatlock.runtime.prompting import schema_instruction
+from formatlock.schema.loading import load_schema
 
 PERSON = {"title": "Person", "type": "object", "additionalProperties": False, "required": ["name"],
           "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}}}
@@ -171,7 +171,7 @@ def test_probe_on_the_embedded_model(tmp_path: Path) -> None:
     ('{"name": "Ada",, "age": 3} and then a lot more prose', True),  # broken well before the end
 ])
 def test_reply_settled(text: str, settled: bool) -> None:
-    from formatlock.parsing import extract_json, reply_settled
+    from formatlock.schema.parsing import extract_json, reply_settled
 
     assert reply_settled(text) is settled
     judged = extract_json(text)
@@ -180,7 +180,7 @@ def test_reply_settled(text: str, settled: bool) -> None:
 
 
 def test_prompt_only_sampling_stops_once_the_reply_is_settled() -> None:
-    from formatlock.parsing import reply_settled
+    from formatlock.schema.parsing import reply_settled
 
     prompt = "Reply with a JSON object with a key name."
     seen: list[str] = []

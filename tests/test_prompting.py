@@ -9,8 +9,8 @@ from llama_cpp.llama_chat_format import MISTRAL_INSTRUCT_CHAT_TEMPLATE
 from formatlock import constraints
 from formatlock.errors import UsageError
 from formatlock.generation import run
-from formatlock.models import Model, load_model
-from formatlock.prompting import as_messages, prompt_tokens, render
+from formatlock.runtime.models import Model, load_model
+from formatlock.runtime.prompting import as_messages, prompt_tokens, render
 
 INSTRUCTION = "Reply with only a JSON value that matches this JSON Schema:\n{}"
 SCHEMA = {

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from formatlock.cli import cli
 from formatlock.enforce import enforce
-from formatlock.quality import check
-from formatlock.schemas import load_schema
+from formatlock.finetune.quality import check
+from formatlock.schema.loading import load_schema
 
 SCHEMA = load_schema({
     "title": "Review", "type": "object",

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from formatlock import regexes as rx
-from formatlock.fsm import LazyDFA
+from formatlock.automata.fsm import LazyDFA
+from formatlock.compile import regexes as rx
 
 EXAMPLES = int(os.environ.get("FORMATLOCK_HYPOTHESIS_EXAMPLES", "0") or 0)
 quick = settings(max_examples=EXAMPLES or 60, deadline=None, suppress_health_check=list(HealthCheck))

@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from formatlock.cli import cli
-from formatlock.datasets import Example, split
 from formatlock.enforce import enforce
 from formatlock.errors import FormatlockError, SchemaError
-from formatlock.schemas import load_schema
-from formatlock.validation import Validator
+from formatlock.finetune.datasets import Example, split
+from formatlock.schema.loading import load_schema
+from formatlock.schema.validation import Validator
 
 pytestmark = pytest.mark.usefixtures("home")  # conftest's fresh FORMATLOCK_HOME for every test
 

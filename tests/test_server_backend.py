@@ -18,17 +18,17 @@ from click.testing import CliRunner
 from pydantic import BaseModel
 
 from formatlock import constraints
-from formatlock.backends import dialects, open_backend
-from formatlock.backends.server import Server, ServerWarning, parse_ref
 from formatlock.calllog import CallLog
 from formatlock.cli import cli
 from formatlock.enforce import enforce
 from formatlock.errors import EnforcementError, ModelError, ServerError, UsageError
+from formatlock.finetune.inputs import Input
+from formatlock.finetune.probe import probe
 from formatlock.generation import generate, generate_results, generate_text
-from formatlock.inputs import Input
-from formatlock.probe import probe
-from formatlock.schemas import bundled_names, load_schema
-from formatlock.validation import Validator
+from formatlock.runtime.backends import dialects, open_backend
+from formatlock.runtime.backends.server import Server, ServerWarning, parse_ref
+from formatlock.schema.loading import bundled_names, load_schema
+from formatlock.schema.validation import Validator
 
 from conftest import completion, free_port
 
@@ -416,7 +416,7 @@ def test_outlines_llamacpp_model_is_masked_locally() -> None:
     import llama_cpp
     import outlines
 
-    from formatlock.models import resolve
+    from formatlock.runtime.models import resolve
 
     llm = llama_cpp.Llama(str(resolve(None)[1]), n_ctx=1024, verbose=False)
     model = outlines.from_llamacpp(llm)
@@ -440,7 +440,7 @@ def test_bench_on_a_server_reports_the_local_columns(llama_server) -> None:  # n
 
 
 def test_models_path_names_the_file_to_serve() -> None:
-    from formatlock.models import resolve
+    from formatlock.runtime.models import resolve
 
     code, stdout, _ = run_cli("models", "--path", "smollm2")
     assert code == 0 and stdout.strip() == str(resolve("smollm2")[1])

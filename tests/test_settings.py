@@ -15,7 +15,7 @@ def test_a_bad_setting_is_a_one_line_usage_error_not_an_import_failure(variable:
     import sys
 
     environment = {**os.environ, variable: value}
-    imported = subprocess.run([sys.executable, "-c", "import formatlock.generation, formatlock.models"],
+    imported = subprocess.run([sys.executable, "-c", "import formatlock.generation, formatlock.runtime.models"],
                               env=environment, capture_output=True, text=True)
     assert imported.returncode == 0, imported.stderr
     ran = subprocess.run([sys.executable, "-m", "formatlock.cli", "generate", "--choice", "a", "--choice", "b", "x"],

@@ -144,10 +144,10 @@ def test_validate_does_not_import_model_libraries(schema: str) -> None:
 
 
 def test_a_large_input_gives_the_same_report_on_worker_processes(tmp_path: Path, schema: str) -> None:
-    from formatlock.bulk import BATCH, validate_stream
-    from formatlock.documents import iter_raw
-    from formatlock.schemas import load_schema
-    from formatlock.validation import Validator
+    from formatlock.cli.bulk import BATCH, validate_stream
+    from formatlock.schema.documents import iter_raw
+    from formatlock.schema.loading import load_schema
+    from formatlock.schema.validation import Validator
 
     path = tmp_path / "many.jsonl"
     rows = [{"id": i} if i % 7 else {"id": str(i)} for i in range(BATCH * 3 + 17)]

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from formatlock.errors import SchemaError
-from formatlock.formats import stricter
-from formatlock.schemas import load_schema, local_registry, validator_class
-from formatlock.validation import Validator
+from formatlock.schema.formats import stricter
+from formatlock.schema.loading import load_schema, local_registry, validator_class
+from formatlock.schema.validation import Validator
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SUITE = SHARED / "json-schema-test-suite"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .formats import defer_slow_imports
+from .schema.formats import defer_slow_imports
 
 defer_slow_imports()  # before anything imports jsonschema: its `iri` checker loads at first use
 
@@ -27,8 +27,8 @@ from .errors import (  # noqa: E402 - after the deferral above
     UnsupportedSchemaError,
     UsageError,
 )
-from .schemas import Schema, load_schema  # noqa: E402
-from .validation import Validator  # noqa: E402
+from .schema.loading import Schema, load_schema  # noqa: E402
+from .schema.validation import Validator  # noqa: E402
 
 __all__ = [
     "CompileError", "DecodingError", "EnforcementError", "FormatlockError", "InputError", "ModelError", "RefusedError",

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from .errors import FormatlockError, InputError, Issue
-from .schemas import Schema, load_schema
+from .schema.loading import Schema, load_schema
 
 Mode = Literal["prompt", "wrap", "fallback"]  # how an attempt was made: a prompt function, a wrapped call, its fallback
 MODES: tuple[str, ...] = get_args(Mode)

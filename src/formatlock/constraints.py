@@ -3,8 +3,8 @@
 A :class:`Constraint` holds the regex the decoder masks with, the most bytes a match can have
 (to pick a token budget that never truncates) and the checker that every output passes before
 it is returned. :meth:`Constraint.guide` gives the decoder what it needs on one model: the mask
-engine's grammar (:mod:`formatlock.masks`) and, for the budget guard, the closing automaton
-(:mod:`formatlock.closing`), built only when an output's budget can run short.
+engine's grammar (:mod:`formatlock.runtime.masks`) and, for the budget guard, the closing automaton
+(:mod:`formatlock.runtime.closing`), built only when an output's budget can run short.
 """
 
 from __future__ import annotations
@@ -18,17 +18,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import cache, closing, masks
-from .automaton import SNAPSHOT_FORMAT, Automaton
-from .decoding import Guide
+from . import cache
+from .automata.fsm import canonical
+from .compile.json_regex import KeywordUse, compile_schema
+from .compile.regexes import alt, literal
 from .errors import CompileError, Issue, UnsupportedSchemaError, UsageError
-from .fsm import canonical
-from .json_regex import KeywordUse, compile_schema
-from .models import Model
-from .prompting import schema_instruction
-from .regexes import alt, literal
-from .schemas import Schema, load_schema
-from .validation import Validator
+from .runtime import closing, masks
+from .runtime.automaton import SNAPSHOT_FORMAT, Automaton
+from .runtime.decoding import Guide
+from .runtime.models import Model
+from .runtime.prompting import schema_instruction
+from .schema.loading import Schema, load_schema
+from .schema.validation import Validator
 
 Kind = typing.Literal["schema", "regex", "choice"]
 _AUTOMATA: OrderedDict[tuple[str, str], Automaton] = OrderedDict()

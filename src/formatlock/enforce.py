@@ -4,7 +4,7 @@ Prompt-function mode, ``@enforce``: the function body returns a prompt and the l
 answers it under constrained decoding, so the result always validates.
 
 Wrap-call mode, ``@enforce.output(schema)``: the function calls any LLM and returns its text;
-formatlock extracts the JSON (:func:`~formatlock.parsing.extract_json`), validates it, calls
+formatlock extracts the JSON (:func:`~formatlock.schema.parsing.extract_json`), validates it, calls
 again with the errors as ``feedback=`` when it fails, and can fall back to the local model.
 """
 
@@ -24,10 +24,10 @@ from typing import Any, ParamSpec, TypeVar, overload
 from . import calllog
 from .calllog import LoggedAttempt, Mode
 from .errors import Attempt, EnforcementError, RefusedError, UsageError
-from .parsing import extract_json
-from .prompting import Prompt, feedback_text
-from .schemas import Schema, load_schema
-from .validation import Validator, typed
+from .runtime.prompting import Prompt, feedback_text
+from .schema.loading import Schema, load_schema
+from .schema.parsing import extract_json
+from .schema.validation import Validator, typed
 
 F = TypeVar("F", bound=Callable[..., Any])
 P = ParamSpec("P")
@@ -315,8 +315,8 @@ class _Call:
 
 def _generate_locally(call: _Call, local: _Local, mode: Mode) -> Any:
     """Answer ``call.prompt`` with constrained decoding on the local model, logging its attempts."""
-    from .backends import open_backend
     from .generation import generate_results
+    from .runtime.backends import open_backend
 
     started = time.perf_counter()
     try:

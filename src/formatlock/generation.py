@@ -1,7 +1,7 @@
 """Generation with the guarantee: decode under the constraint, validate, resample, or raise.
 
 Every output is checked after decoding (the mask is never trusted alone). The decoder closes
-each document within the token budget (see :mod:`formatlock.decoding`); an output that still
+each document within the token budget (see :mod:`formatlock.runtime.decoding`); an output that still
 cannot fit, or that fails the check, is resampled a bounded number of times; then
 :class:`~formatlock.errors.EnforcementError` carries every attempt and why it failed.
 """
@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import constraints, settings
-from .backends import Backend, Decoded, masks_locally, open_backend
 from .constraints import Constraint
 from .errors import Attempt, EnforcementError, Issue, UsageError
-from .models import Model
-from .prompting import Prompt
-from .validation import typed
+from .runtime.backends import Backend, Decoded, masks_locally, open_backend
+from .runtime.models import Model
+from .runtime.prompting import Prompt
+from .schema.validation import typed
 
 DEFAULT_RETRIES = 3
 DEFAULT_MAX_TOKENS = 1024  # the default budget's cap (raised to fit the shortest valid document)

@@ -1,6 +1,6 @@
 """Coverage on real-world schemas: does each engine compile, and is its output valid?
 
-Every output is judged by the same validator (:mod:`formatlock.validation`), whatever engine made
+Every output is judged by the same validator (:mod:`formatlock.schema.validation`), whatever engine made
 it. Outcomes: ``valid``, ``invalid`` (returned but schema-invalid), ``compile_error``,
 ``refused`` (formatlock's typed refusal), ``crash`` (hang, timeout or dead worker).
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SchemaError
-from ..schemas import load_schema
-from ..validation import Validator
+from ..schema.loading import load_schema
+from ..schema.validation import Validator
 from .isolation import Isolated
 
 PROMPT = "Write one realistic example instance of this JSON Schema."

@@ -1,7 +1,7 @@
 """The five generation paths the benchmarks compare, behind one small interface.
 
 Each engine gets the same rendered prompt (the model's chat template and the schema instruction
-from :mod:`formatlock.prompting`), greedy or seeded sampling, and the same token budget.
+from :mod:`formatlock.runtime.prompting`), greedy or seeded sampling, and the same token budget.
 ``prepare`` compiles a constraint and reports its time; ``run`` generates one output.
 """
 
@@ -11,8 +11,8 @@ import json
 import time
 from typing import Any
 
-from ..models import load_model
-from ..prompting import render, schema_instruction
+from ..runtime.models import load_model
+from ..runtime.prompting import render, schema_instruction
 
 RUN_TIMEOUT_S = 120  # formatlock refuses (typed) past this; the workers are killed only later
 ENGINES = ("formatlock", "llguidance", "outlines", "llama-grammar", "unconstrained")  # on a local model
@@ -106,7 +106,7 @@ class Llguidance(_Engine):
     decoding loop; no budget guard, since llguidance knows no distance to acceptance."""
 
     def __init__(self, model: str) -> None:
-        from ..masks import for_model
+        from ..runtime.masks import for_model
 
         super().__init__(model)
         self.masks = for_model(self.model)  # the tokenizer: once per model, not part of any compile
@@ -114,8 +114,8 @@ class Llguidance(_Engine):
     def _compile(self, schema: Any) -> None:
         import llguidance
 
-        from ..decoding import Guide
-        from ..masks import Grammar
+        from ..runtime.decoding import Guide
+        from ..runtime.masks import Grammar
 
         self.schema = schema
         grammar = llguidance.LLMatcher.grammar_from_json_schema(
@@ -128,7 +128,7 @@ class Llguidance(_Engine):
     def _generate(self, text: str, max_tokens: int, seed: int, temperature: float) -> tuple[str, int, int]:
         import numpy as np
 
-        from ..backends.local import decoder_for
+        from ..runtime.backends.local import decoder_for
 
         tokens = self.model.llm.tokenize(text.encode("utf-8"), special=True)
         decoded = decoder_for(self.model).run(tokens, self.guide, max_tokens=max_tokens, temperature=temperature,
@@ -141,7 +141,7 @@ class Formatlock(_Engine):
 
     def __init__(self, model: str) -> None:
         super().__init__(model)
-        from ..masks import for_model
+        from ..runtime.masks import for_model
 
         self.model.vocabulary  # noqa: B018 - built once per model, not part of any schema's compile
         for_model(self.model)  # the mask engine's tokenizer: likewise once per model
@@ -157,7 +157,7 @@ class Formatlock(_Engine):
         """One output; the token budget comes from the schema (formatlock never truncates a valid output)."""
         from ..errors import EnforcementError, RefusedError
         from ..generation import run
-        from ..prompting import prompt_tokens
+        from ..runtime.prompting import prompt_tokens
 
         prefill = self._prefill(prompt_tokens(self.model, prompt, self.constraint.instruction))
         started = time.perf_counter()
@@ -180,7 +180,7 @@ class ServerPath(_Engine):
     dialect = "auto"
 
     def __init__(self, model: str) -> None:
-        from ..backends.server import Server, parse_ref
+        from ..runtime.backends.server import Server, parse_ref
 
         url, name, _ = parse_ref(model)
         self.backend = Server(url, name, dialect=self.dialect)

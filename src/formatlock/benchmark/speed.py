@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..schemas import load_schema
-from ..validation import Validator
+from ..schema.loading import load_schema
+from ..schema.validation import Validator
 from .engines import ENGINES, SERVER_ENGINES
 from .isolation import Isolated
 
@@ -45,7 +45,7 @@ def bench(
 
     With a server ``model``, the server paths run on it and the local paths on ``local_model``.
     """
-    from ..backends import is_server_ref
+    from ..runtime.backends import is_server_ref
 
     def model_of(path: str) -> str:
         return model if path in SERVER_ENGINES or not is_server_ref(model) else local_model

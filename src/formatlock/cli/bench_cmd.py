@@ -48,9 +48,9 @@ def command(schemas: tuple[str, ...], model: str, local_model: str, n: int, path
       formatlock bench --output json --plot bench.png
       formatlock bench -m 'http://127.0.0.1:8080/v1#smollm2' -n 4
     """
-    from ..backends import is_server_ref
     from ..benchmark.speed import bench, plot
-    from ..schemas import bundled_names
+    from ..runtime.backends import is_server_ref
+    from ..schema.loading import bundled_names
 
     default = (*SERVER_ENGINES, "formatlock") if is_server_ref(model) else ENGINES
     if not is_server_ref(model) and set(paths) & set(SERVER_ENGINES):

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..backends.dialects import DIALECTS
+from ..runtime.backends.dialects import DIALECTS
 
 
 @click.command("check-schema")
@@ -36,9 +36,9 @@ def command(schema_ref: str, output: str, server_dialect: str | None) -> None:
     \b
     Exit codes: 0 generation supported, 1 not supported, 2 invalid schema.
     """
-    from ..backends.dialects import unenforced
-    from ..json_regex import compile_schema
-    from ..schemas import load_schema, unknown_keywords
+    from ..compile.json_regex import compile_schema
+    from ..runtime.backends.dialects import unenforced
+    from ..schema.loading import load_schema, unknown_keywords
 
     schema = load_schema(schema_ref)
     compiled = compile_schema(schema.document)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..dataset_formats import FORMATS
+from ..finetune.dataset_formats import FORMATS
 from .options import concurrency_option, inputs_option, progress_bar, quiet_option, schema_option
 
 
@@ -68,10 +68,10 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, 
       2  usage error, bad schema, unreadable inputs or model, an example failing the checks
       3  the teacher's server failed; what was made is kept for --resume
     """
-    from ..datasets import export
-    from ..inputs import one_source, read_inputs
-    from ..quality import SMALL_DATASET
-    from ..schemas import load_schema
+    from ..finetune.datasets import export
+    from ..finetune.inputs import one_source, read_inputs
+    from ..finetune.quality import SMALL_DATASET
+    from ..schema.loading import load_schema
 
     one_source(inputs_path, from_log)
     schema = load_schema(schema_ref)

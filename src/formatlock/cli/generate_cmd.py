@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import UsageError
-from ..inputs import Input, read_inputs
+from ..finetune.inputs import Input, read_inputs
 from .options import concurrency_option, inputs_option, lora_option, model_option
 
 if TYPE_CHECKING:
@@ -77,9 +77,9 @@ def command(
       130  interrupted (Ctrl-C): the outputs finished before it are printed
     """
     from .. import constraints
-    from ..backends import masks_locally, open_backend
     from ..generation import run
-    from ..models import with_adapter
+    from ..runtime.backends import masks_locally, open_backend
+    from ..runtime.models import with_adapter
 
     given = [x for x in (schema_ref, regex, choices or None) if x]
     if len(given) != 1:

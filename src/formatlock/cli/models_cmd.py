@@ -22,7 +22,7 @@ def command(output: str, path_of: str | None) -> None:
       formatlock models
       python -m llama_cpp.server --model "$(formatlock models --path smollm2)" --model_alias smollm2
     """
-    from ..models import DEFAULT_MODEL, KNOWN_MODELS, resolve
+    from ..runtime.models import DEFAULT_MODEL, KNOWN_MODELS, resolve
 
     if path_of is not None:
         click.echo(str(resolve(path_of)[1]))

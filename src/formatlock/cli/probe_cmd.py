@@ -63,10 +63,10 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, th
       3  the model's server failed (unreachable, timed out, refused the request)
     """
     from ..errors import UsageError
-    from ..inputs import one_source, read_inputs
-    from ..models import with_adapter
-    from ..probe import RELIABLE, probe, probe_from_log
-    from ..schemas import load_schema
+    from ..finetune.inputs import one_source, read_inputs
+    from ..finetune.probe import RELIABLE, probe, probe_from_log
+    from ..runtime.models import with_adapter
+    from ..schema.loading import load_schema
 
     one_source(inputs_path, from_log)
     schema = load_schema(schema_ref)

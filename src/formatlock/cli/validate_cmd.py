@@ -41,10 +41,10 @@ def command(schema_ref: str, output: str, no_formats: bool, max_errors: int | No
       1  at least one document is invalid or unparsable (or none, with --require-documents)
       2  usage error, unreadable file, invalid schema
     """
-    from ..bulk import validate_stream
-    from ..documents import iter_raw
-    from ..schemas import load_schema
-    from ..validation import Validator
+    from ..schema.documents import iter_raw
+    from ..schema.loading import load_schema
+    from ..schema.validation import Validator
+    from .bulk import validate_stream
 
     validator = Validator(load_schema(schema_ref), formats=not no_formats)
     stdout = sys.stdout  # buffered when not a terminal: one write per batch, one flush at the end

@@ -1,0 +1,1 @@
+"""Regex syntax and byte-level automata: character sets, the NFA and the lazy DFA."""

@@ -1,0 +1,1 @@
+"""Schema -> constraint: the compiler into one regex over compact JSON, and its building blocks."""

@@ -1,0 +1,1 @@
+"""The fallback path: prompt-only probing, dataset export, quality gates, LoRA training."""

@@ -1,0 +1,329 @@
+"""Fine-tuning datasets whose every target is schema-valid, split by prompt and written crash-safely.
+
+Flow of :func:`export`: targets come from constrained decoding on the local model (the teacher)
+or from valid calls in the call log. Each target made by the teacher is appended to a checkpoint
+(``DIR/.partial/examples.jsonl``, flushed and fsynced one by one) so ``--resume`` loses nothing
+and repeats nothing. At the end every target is validated again, prompts are deduplicated and
+split with the seed, the upload checks run on the rendered rows, and ``train.jsonl``,
+``val.jsonl`` and last ``manifest.json`` (the completeness marker) are each written to a
+temporary file and renamed into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import EnforcementError, InputError, RefusedError, ServerError, UsageError
+from ..schema.loading import Schema
+from . import dataset_formats
+from .inputs import Input, Progress, no_progress
+
+if TYPE_CHECKING:
+    from ..calllog import CallLog
+    from ..runtime.backends import Backend
+    from ..runtime.models import Model
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training pair: the user's prompt and the schema-valid JSON answer (compact)."""
+
+    prompt: str
+    target: str
+
+
+@dataclass
+class Summary:
+    """What an export wrote, and the inputs for which the teacher found no valid target."""
+
+    out_dir: Path
+    train: int
+    val: int
+    skipped: list[str] = field(default_factory=list)
+    quality: list[str] = field(default_factory=list)  # the quality gates' warnings, one line each
+    dropped: int = 0  # examples left out by strict quality gates
+
+
+def default_system(schema: Schema) -> str:
+    """The system prompt of every example unless ``--system`` gives one."""
+    return f"Reply with only a JSON document that matches the {schema.title} schema."
+
+
+def compact_json(value: Any) -> str:
+    """The target text: compact JSON, non-ASCII kept."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def prompt_hash(seed: int, prompt: str) -> int:
+    """A 64-bit hash of (seed, prompt): decides the split side and the teacher's sampling seed."""
+    return int.from_bytes(hashlib.sha256(f"{seed}\0{prompt}".encode()).digest()[:8], "big")
+
+
+def is_validation(prompt: str, seed: int, fraction: float) -> bool:
+    """Deterministic split by prompt: the same prompt and seed always land on the same side."""
+    return prompt_hash(seed, prompt) / 2**64 < fraction
+
+
+def split(examples: Iterable[Example], seed: int, fraction: float) -> tuple[list[Example], list[Example]]:
+    """Deduplicate by prompt (first kept), then split into (train, val) by prompt; with a fraction
+    above 0 and two prompts or more, val gets at least one."""
+    unique: dict[str, Example] = {}
+    for example in examples:
+        unique.setdefault(example.prompt, example)
+    train, val = [], []
+    for example in unique.values():
+        (val if is_validation(example.prompt, seed, fraction) else train).append(example)
+    if fraction > 0 and not val and len(train) > 1:
+        # A small export would otherwise get an empty val.jsonl: the prompt nearest the cut goes to val.
+        nearest = min(train, key=lambda e: prompt_hash(seed, e.prompt))
+        train.remove(nearest)
+        val.append(nearest)
+    return train, val
+
+
+class Checkpoint:
+    """The examples an export has finished so far, in ``DIR/.partial/``, appended durably one at a time.
+
+    ``settings.json`` records what decides the targets (schema, teacher, temperature, seed), so a
+    resume with different settings is refused instead of mixing two datasets.
+    """
+
+    def __init__(self, out_dir: Path) -> None:
+        self.folder = out_dir / ".partial"
+        self.path = self.folder / "examples.jsonl"
+        self.settings_path = self.folder / "settings.json"
+
+    def exists(self) -> bool:
+        return self.settings_path.exists() or self.path.exists()
+
+    def start(self, settings: dict[str, Any], resume: bool) -> list[Example]:
+        """The finished examples to continue from (none for a fresh start); refuses a silent restart."""
+        if not self.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.settings_path, json.dumps(settings, sort_keys=True) + "\n")
+            return []
+        if not resume:
+            raise UsageError(f"{self.folder.parent} holds an interrupted export: pass --resume, or delete {self.folder}")
+        try:
+            saved = json.loads(self.settings_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            saved = None
+        if saved != settings:
+            differ = sorted(k for k in settings if not isinstance(saved, dict) or saved.get(k) != settings[k])
+            raise UsageError(f"cannot resume {self.folder.parent}: it was started with other {', '.join(differ)} "
+                             f"(recorded in {self.settings_path}); pass the same options or delete {self.folder}")
+        return self.load()
+
+    def load(self) -> list[Example]:
+        """Every complete line; a line torn by a kill is dropped, and that example is made again."""
+        if not self.path.exists():
+            return []
+        examples = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+                examples.append(Example(row["prompt"], row["target"]))
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+        return examples
+
+    def append(self, example: Example) -> None:
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"prompt": example.prompt, "target": example.target}, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def teach(schema: Schema, prompts: list[str], checkpoint: Checkpoint, done: list[Example], *, teacher: Backend,
+          temperature: float, seed: int, concurrency: int = 1,
+          progress: Progress = no_progress) -> tuple[list[Example], list[str]]:
+    """Constrained targets for the prompts not in ``done``, each checkpointed as soon as it is made.
+
+    A server teacher labels up to ``concurrency`` prompts at once. Returns (examples for
+    ``prompts``, prompts the teacher found no valid target for). A server failure stops the
+    export; every target made before it is in the checkpoint, for ``--resume``.
+    """
+    import threading
+
+    from ..constraints import for_schema
+    from ..fanout import ordered
+    from ..generation import run
+
+    finished = {e.prompt: e for e in done}
+    todo = [p for p in dict.fromkeys(prompts) if p not in finished]
+    constraint = for_schema(schema, masked=teacher.masks_locally)
+    saving = threading.Lock()
+
+    def label(prompt: str) -> tuple[str, Example | None]:
+        try:
+            result = run(constraint, prompt, model=teacher, temperature=temperature,
+                         seed=prompt_hash(seed, prompt) % 2**32)[0]
+        except (EnforcementError, RefusedError):  # no valid target, or a compile bound hit while decoding
+            return prompt, None
+        example = Example(prompt, compact_json(json.loads(result.text)))
+        with saving:
+            checkpoint.append(example)
+        return prompt, example
+
+    skipped = []
+    with progress(len(todo)) as bar:
+        try:
+            for prompt, example in ordered(label, todo, concurrency if teacher.concurrent else 1):
+                if example is None:
+                    skipped.append(prompt)
+                else:
+                    finished[prompt] = example
+                bar.update(1)
+        except ServerError as exc:
+            raise ServerError(f"{exc} (the targets made so far are kept in {checkpoint.folder}: "
+                              "rerun with --resume)") from exc
+    return [finished[p] for p in dict.fromkeys(prompts) if p in finished], skipped
+
+
+def from_log(schema: Schema, log: CallLog | None = None) -> tuple[list[Example], list[str]]:
+    """(prompt, validated document) of every valid logged attempt for the schema, and the models seen.
+
+    A chat prompt contributes its last user message; calls logged without a prompt are left out.
+    """
+    from ..calllog import CallLog
+
+    examples, models = [], set()
+    for attempt in (log or CallLog()).iter_attempts(schema_id=schema.id, valid=True):
+        prompt = attempt.prompt
+        if isinstance(prompt, list):
+            users = [m.get("content") for m in prompt if m.get("role") == "user"]
+            prompt = users[-1] if users else None
+        if isinstance(prompt, str) and prompt.strip():
+            examples.append(Example(prompt, compact_json(attempt.document)))
+            models.add(attempt.model or "remote")
+    return examples, sorted(models)
+
+
+def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: str = "openai",
+           val_fraction: float = 0.1, seed: int = 0, model: str | None = None, temperature: float = 0.7,
+           system: str | None = None, resume: bool = False, force: bool = False, strict: bool = False,
+           concurrency: int = 1, progress: Progress = no_progress) -> Summary:
+    """Build and write the dataset for ``inputs`` (targets from the teacher) or, when None, from the call log.
+
+    A folder that already holds a finished dataset is kept: resuming it is refused (there is
+    nothing to resume), and replacing it takes ``force``. The quality gates
+    (:mod:`formatlock.finetune.quality`) go into the manifest; ``strict`` drops the examples they flag.
+    """
+    from ..runtime.backends import open_backend
+    from ..runtime.models import load_model
+    from . import quality
+
+    if fmt not in dataset_formats.FORMATS:
+        raise UsageError(f"unknown format {fmt!r}: use one of {', '.join(dataset_formats.FORMATS)}")
+    if (out_dir / "manifest.json").exists() and not Checkpoint(out_dir).exists() and not force:
+        if resume:
+            raise UsageError(f"{out_dir} holds a finished dataset: there is nothing to resume "
+                             "(use --force to make it again)")
+        raise UsageError(f"{out_dir} already holds a finished dataset: pass --force to replace it, or choose --out")
+    teacher = open_backend(model)
+    counter = teacher.local_model or load_model(None)  # the tokenizer of the context check (a server's is unknown)
+    checkpoint = Checkpoint(out_dir)
+    skipped: list[str] = []
+    if inputs is None:
+        examples, models = from_log(schema)
+        if not examples:
+            raise UsageError(f"the call log has no valid calls with a prompt for schema {schema.name}")
+        source, model_name = "valid calls in the call log", ", ".join(models)
+    else:
+        settings = {"schema_hash": schema.id, "model": teacher.name, "temperature": temperature, "seed": seed}
+        done = checkpoint.start(settings, resume)
+        examples, skipped = teach(schema, [i.text for i in inputs], checkpoint, done, teacher=teacher,
+                                  temperature=temperature, seed=seed, concurrency=concurrency, progress=progress)
+        if not examples:
+            raise EnforcementError(f"the teacher {teacher.name} found no schema-valid target for any input")
+        how = "constrained decoding" if teacher.constrains else "validated prompt-only replies (with retries)"
+        source, model_name = f"{how} on {teacher.name}", teacher.name
+    system = system or default_system(schema)
+    gates = quality.check(schema, [json.loads(e.target) for e in examples], instruction=system)
+    kept = [e for i, e in enumerate(examples) if not (strict and i in gates.flagged)]
+    if not kept:
+        raise EnforcementError(f"--strict left no example: the quality gates flagged all {len(examples)}")
+    dropped, examples = len(examples) - len(kept), kept
+    train, val = split(examples, seed, val_fraction)
+    rows = _checked_rows(schema, {"train.jsonl": train, "val.jsonl": val}, fmt, system, counter)
+    manifest = {
+        "schema": schema.name, "schema_title": schema.title, "schema_hash": schema.id,
+        "schema_document": schema.document, "model": model_name, "teacher": model_name, "source": source,
+        "format": fmt,
+        "system": system, "seed": seed, "val_fraction": val_fraction,
+        "counts": {"train": len(train), "val": len(val), "skipped": len(skipped), "dropped_by_quality": dropped},
+        "quality": {**gates.as_dict(), "strict": strict},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "formatlock_version": _version(),
+    }
+    write_dataset(out_dir, rows, manifest)
+    checkpoint.remove()
+    return Summary(out_dir, len(train), len(val), skipped, [str(w) for w in gates.warnings], dropped)
+
+
+def _checked_rows(schema: Schema, parts: dict[str, list[Example]], fmt: str, system: str,
+                  counter: Model) -> dict[str, list[dict[str, Any]]]:
+    """Each part rendered in ``fmt``, after validating every target again and running the upload checks."""
+    from ..schema.validation import Validator
+
+    validator = Validator(schema)
+
+    def count_tokens(text: str) -> int:
+        return len(counter.tokenize(text, add_bos=False, special=False))
+
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for name, examples in parts.items():
+        rows[name] = []
+        for number, example in enumerate(examples, 1):
+            row = dataset_formats.render(system, example.prompt, example.target, fmt)
+            problem = dataset_formats.check(row, fmt, count_tokens, counter.n_ctx)
+            issues = [] if problem else validator.check_text(example.target)[1]
+            if problem or issues:
+                raise InputError(f"nothing written: {name} example {number} (prompt {example.prompt[:60]!r}): "
+                                 f"{problem or f'the target is not schema-valid: {issues[0]}'}")
+            rows[name].append(row)
+    return rows
+
+
+def write_dataset(out_dir: Path, rows: dict[str, list[dict[str, Any]]], manifest: dict[str, Any]) -> None:
+    """Write each file of ``rows`` and then the manifest, each atomically; the manifest marks completeness."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "manifest.json").unlink(missing_ok=True)  # old files are not vouched for while being replaced
+    for name, part in rows.items():
+        atomic_write(out_dir / name, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in part))
+    atomic_write(out_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write a temporary file beside ``path``, fsync it, rename it over ``path``, fsync the folder."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)  # mode honours the umask
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("formatlock")
+    except PackageNotFoundError:
+        return "unknown"

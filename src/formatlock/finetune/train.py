@@ -1,0 +1,200 @@
+"""LoRA fine-tuning of a local GGUF model on an exported dataset, on CPU, into a llama.cpp adapter.
+
+The fallback path's last step: ``formatlock export`` writes chat examples whose every target
+validates; this trains a LoRA on them (loss on the answers only), so that the model writes the
+format when prompted alone. transformers loads the GGUF itself (dequantised to fp32), peft adds the
+LoRA, and :mod:`formatlock.finetune.lora_gguf` writes the adapter that ``MODEL+DIR/adapter.gguf`` loads
+everywhere a model is named. Needs the ``train`` extra (CPU torch, transformers, peft, gguf).
+
+Crash safety, as for exports: ``finetune.json`` is removed first and written last, after the
+adapter was renamed into place, so a folder without it never holds a finished adapter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, ModelError, UsageError
+from .datasets import atomic_write
+from .lora_gguf import TARGET_MODULES, write_adapter
+
+TRAIN_EXTRA = "pip install 'formatlock[train]'"
+CHAT_FORMATS = ("openai", "messages")
+ADAPTER = "adapter.gguf"
+RECORD = "finetune.json"
+
+Step = Callable[[int, int, float], object]  # (steps done, steps in all, last loss)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The hyperparameters, as recorded in ``finetune.json``."""
+
+    epochs: int = 1
+    rank: int = 16
+    learning_rate: float = 2e-4
+    max_examples: int | None = None
+    seed: int = 0
+
+    @property
+    def alpha(self) -> float:
+        return 2.0 * self.rank
+
+
+def finetune(data_dir: Path, *, model: str | None = None, out_dir: Path | None = None,
+             settings: Settings = Settings(), on_step: Step | None = None) -> Path:
+    """Train a LoRA on ``data_dir``'s train.jsonl (val.jsonl for the validation loss); returns the adapter path."""
+    from ..runtime.models import resolve
+
+    started = time.perf_counter()
+    manifest_path = data_dir / "manifest.json"
+    manifest = _manifest(manifest_path)
+    train, val = _rows(data_dir / "train.jsonl"), _rows(data_dir / "val.jsonl", required=False)
+    if settings.max_examples is not None:
+        train = train[: settings.max_examples]
+    if settings.epochs < 1 or settings.rank < 1 or settings.learning_rate <= 0:
+        raise UsageError("epochs and rank must be at least 1, and the learning rate above 0")
+    torch, transformers, peft = _train_libraries()
+    name, path = resolve(model)
+    out_dir = out_dir or data_dir / "adapter"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in (RECORD, ADAPTER):  # an older adapter here would look finished beside a failed run
+        (out_dir / stale).unlink(missing_ok=True)
+
+    torch.manual_seed(settings.seed)
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        network = transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name,
+                                                                    torch_dtype=torch.float32)
+    except Exception as exc:  # noqa: BLE001 - transformers fails in many ways on a GGUF it cannot read
+        raise ModelError(f"transformers cannot load {name} from {path} for training: {exc}") from None
+    config = network.config
+    if config.model_type != "llama":
+        raise UsageError(f"{name} is a {config.model_type} model; adapters are converted for llama-architecture "
+                         "models only (smollm2, or another llama GGUF)")
+    network = peft.get_peft_model(network, peft.LoraConfig(
+        r=settings.rank, lora_alpha=settings.alpha, lora_dropout=0.0, target_modules=TARGET_MODULES,
+        task_type="CAUSAL_LM"))
+    train_ids = [_encode(tokenizer, row, torch) for row in train]
+    val_ids = [_encode(tokenizer, row, torch) for row in val]
+    optimizer = torch.optim.AdamW([p for p in network.parameters() if p.requires_grad], lr=settings.learning_rate)
+    order = random.Random(settings.seed)
+    history, total, done = [], settings.epochs * len(train_ids), 0
+    for epoch in range(1, settings.epochs + 1):
+        network.train()
+        losses = []
+        for i in order.sample(range(len(train_ids)), len(train_ids)):
+            ids, labels = train_ids[i]
+            loss = network(input_ids=ids, labels=labels).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            losses.append(loss.detach().item())
+            done += 1
+            if on_step is not None:
+                on_step(done, total, losses[-1])
+        history.append({"epoch": epoch, "train_loss": sum(losses) / len(losses),
+                        "val_loss": _mean_loss(network, val_ids, torch)})
+
+    adapter = out_dir / ADAPTER
+    temporary = out_dir / f".{ADAPTER}.{os.getpid()}.tmp"
+    state = {k: v for k, v in network.state_dict().items() if "lora_" in k}
+    write_adapter(temporary, state, alpha=settings.alpha, n_head=config.num_attention_heads,
+                  n_head_kv=getattr(config, "num_key_value_heads", None) or config.num_attention_heads)
+    os.replace(temporary, adapter)
+    record = {
+        "base_model": name, "base_model_sha256": _sha256(path), "dataset": str(data_dir),
+        "dataset_manifest_sha256": _sha256(manifest_path), "schema": manifest.get("schema"),
+        "examples": {"train": len(train_ids), "val": len(val_ids)},
+        "hyperparameters": {"epochs": settings.epochs, "rank": settings.rank, "alpha": settings.alpha,
+                            "learning_rate": settings.learning_rate, "max_examples": settings.max_examples,
+                            "seed": settings.seed, "target_modules": TARGET_MODULES, "batch_size": 1},
+        "history": history, "wall_time_s": round(time.perf_counter() - started, 1),
+        "adapter": ADAPTER, "adapter_bytes": adapter.stat().st_size,
+    }
+    atomic_write(out_dir / RECORD, json.dumps(record, indent=2) + "\n")
+    return adapter
+
+
+def _train_libraries() -> tuple[Any, Any, Any]:
+    try:
+        import gguf  # noqa: F401 - needed by the conversion at the end; fail before training, not after
+        import peft
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise UsageError(f"formatlock finetune needs the train extra ({exc.name} is missing): {TRAIN_EXTRA}") from None
+    transformers.logging.set_verbosity_error()
+    return torch, transformers, peft
+
+
+def _manifest(path: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path.parent} holds no finished dataset (no manifest.json): run formatlock export") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from None
+    if manifest.get("format") not in CHAT_FORMATS:
+        raise UsageError(f"{path.parent} is in the {manifest.get('format')!r} format; finetune reads "
+                         f"{' or '.join(CHAT_FORMATS)} (export --format openai)")
+    return manifest
+
+
+def _rows(path: Path, required: bool = True) -> list[list[dict[str, str]]]:
+    """The chat messages of every row; the last message is the assistant's answer."""
+    if not path.exists() and not required:
+        return []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc}") from None
+    rows = []
+    for number, line in enumerate(lines, 1):
+        try:
+            messages = json.loads(line)["messages"]
+            answered = messages[-1]["role"] == "assistant"
+        except (json.JSONDecodeError, KeyError, TypeError, IndexError):
+            answered = False
+        if not answered:
+            raise InputError(f"{path}:{number}: not a chat example with the assistant's answer last")
+        rows.append(messages)
+    if required and not rows:
+        raise InputError(f"{path} holds no example")
+    return rows
+
+
+def _encode(tokenizer: Any, messages: list[dict[str, str]], torch: Any) -> tuple[Any, Any]:
+    """Token ids of the whole conversation, and labels that count only the answer's tokens."""
+    prompt = tokenizer.apply_chat_template(messages[:-1], add_generation_prompt=True, tokenize=False)
+    full = tokenizer.apply_chat_template(messages, tokenize=False)
+    if not full.startswith(prompt):
+        raise UsageError("the model's chat template does not put the answer after the prompt; cannot mask it")
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    ids = tokenizer(full, add_special_tokens=False)["input_ids"]
+    labels = [-100] * len(prompt_ids) + ids[len(prompt_ids):]
+    return torch.tensor([ids]), torch.tensor([labels])
+
+
+def _mean_loss(network: Any, examples: list[tuple[Any, Any]], torch: Any) -> float | None:
+    if not examples:
+        return None
+    network.eval()
+    with torch.no_grad():
+        return sum(float(network(input_ids=ids, labels=labels).loss) for ids, labels in examples) / len(examples)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

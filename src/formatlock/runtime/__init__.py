@@ -1,0 +1,1 @@
+"""Where a model runs: llama.cpp models, prompts, the decoding loop, masks, and the backends."""

@@ -1,0 +1,136 @@
+"""How each kind of server is asked to constrain its output: the request fields, per dialect.
+
+==============  ==========================================================  ============================
+dialect         request                                                     servers
+==============  ==========================================================  ============================
+``json_schema`` ``response_format: {"type": "json_schema", ...}``            llama.cpp ``llama-server``, vLLM,
+                                                                            Ollama's ``/v1`` (it turns it
+                                                                            into its ``format``)
+``openai``      the same, in OpenAI's strict form (Outlines' translation)   OpenAI
+``json_object`` ``response_format: {"type": "json_object", "schema": ...}``  llama-cpp-python's server
+``vllm``        ``structured_outputs`` (json / regex / choice; Outlines)    vLLM >= 0.12
+``none``        nothing: prompt-only, validation and retries                any
+==============  ==========================================================  ============================
+
+Outlines' type adapters build the ``openai`` and ``vllm`` bodies. They do not fit the other
+dialects: Outlines' OpenAI form adds ``additionalProperties: false`` and ``strict`` and refuses
+``pattern``, which llama.cpp supports, and llama-cpp-python's server answers ``json_schema``
+with HTTP 500. :data:`UNENFORCED` lists what each server's grammar is known to leave to the
+check after decoding.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from ...errors import UsageError
+
+if TYPE_CHECKING:
+    from ...constraints import Constraint
+
+DIALECTS = ("json_schema", "openai", "json_object", "vllm", "none")
+AUTO = "auto"
+
+# Keywords a dialect's server grammar does not enforce (a reply may break them; only the local
+# check and retries catch it). json_object: read from llama-cpp-python 0.3's json_schema_to_gbnf;
+# json_schema: llama.cpp's grammars/README ("unsupported features are skipped silently";
+# minimum/maximum only on integers). vLLM and OpenAI depend on the backend or the model and are
+# not listed: the check after decoding is the guarantee there too.
+_RANGES = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+_BEYOND_GRAMMARS = ("uniqueItems", "contains", "minContains", "maxContains", "not", "if", "then", "else",
+                    "patternProperties", "propertyNames", "dependentRequired", "dependentSchemas", "dependencies",
+                    "unevaluatedProperties", "unevaluatedItems", "minProperties", "maxProperties")
+UNENFORCED: dict[str, frozenset[str]] = {
+    "json_object": frozenset((*_RANGES, *_BEYOND_GRAMMARS, "oneOf")),  # oneOf is read as anyOf
+    "json_schema": frozenset(("multipleOf", *_BEYOND_GRAMMARS)),
+}
+RANGES_ON_INTEGERS_ONLY = {"json_schema"}  # minimum & co. are enforced for "type": "integer" alone
+_GRAMMAR_FORMATS = {  # the string formats each grammar knows; others (email, uri, ...) are not enforced
+    "json_object": frozenset(("date", "time", "date-time")),
+    "json_schema": frozenset(("date", "time", "date-time", "uuid")),
+}
+
+
+def check_dialect(dialect: str, *, auto: bool = True) -> str:
+    """``dialect`` once it is known (``auto`` too, where allowed)."""
+    if dialect in DIALECTS or (auto and dialect == AUTO):
+        return dialect
+    known = ", ".join((AUTO, *DIALECTS) if auto else DIALECTS)
+    raise UsageError(f"unknown server dialect {dialect!r}: use one of {known}")
+
+
+def request(dialect: str, constraint: Constraint) -> dict[str, Any]:
+    """The keyword arguments of ``chat.completions.create`` that ask for ``constraint``; ``{}``
+    where the dialect cannot say it (a regex over a JSON-only dialect: validation and retries alone)."""
+    if constraint.kind == "schema" and constraint.schema is not None:
+        return schema_request(dialect, constraint.schema.document)
+    if dialect == "vllm":
+        if constraint.kind == "choice" and constraint.choices:
+            return {"extra_body": {"structured_outputs": {"choice": list(constraint.choices)}}}
+        if constraint.kind == "regex" and constraint.pattern is not None:
+            from outlines.types import Regex
+
+            return _vllm(Regex(constraint.pattern))
+    return {}
+
+
+def schema_request(dialect: str, document: Any) -> dict[str, Any]:
+    """The request fields for a JSON Schema ``document`` in ``dialect``."""
+    if dialect == "json_schema":
+        return {"response_format": {"type": "json_schema", "json_schema": {"name": _name(document), "schema": document}}}
+    if dialect == "json_object":
+        return {"response_format": {"type": "json_object", "schema": document}}
+    if dialect in ("openai", "vllm"):
+        from outlines.types import JsonSchema
+
+        term = JsonSchema(json.dumps(document))
+        return _openai(term) if dialect == "openai" else _vllm(term)
+    return {}
+
+
+def unenforced(dialect: str, document: Any) -> list[tuple[str, str]] | None:
+    """(pointer, keyword) of every keyword use in ``document`` that ``dialect``'s server grammar is
+    known not to enforce; None where that is not known (``vllm``, ``openai``: it depends on the
+    server's backend or the model). With ``none`` every keyword rests on retries."""
+    from ...schema.loading import iter_nodes, validator_class
+
+    if dialect not in UNENFORCED and dialect != "none":
+        return None
+    keywords = set(validator_class(document).VALIDATORS)
+    found = []
+    for pointer, node in iter_nodes(document):
+        for keyword, value in node.items():
+            if keyword in keywords and (dialect == "none" or _skips(dialect, keyword, value, node)):
+                found.append((pointer, keyword))
+    return found
+
+
+def _skips(dialect: str, keyword: str, value: Any, node: dict[str, Any]) -> bool:
+    if keyword in UNENFORCED[dialect]:
+        return True
+    if keyword == "format":
+        return value not in _GRAMMAR_FORMATS[dialect]
+    return dialect in RANGES_ON_INTEGERS_ONLY and keyword in _RANGES and node.get("type") != "integer"
+
+
+def _openai(term: Any) -> dict[str, Any]:
+    from outlines.models.openai import OpenAITypeAdapter
+
+    try:
+        return OpenAITypeAdapter().format_output_type(term)
+    except TypeError as exc:  # Outlines: OpenAI has no `pattern`
+        raise UsageError(f"the openai dialect cannot carry this schema: {exc}") from None
+
+
+def _vllm(term: Any) -> dict[str, Any]:
+    from outlines.models.vllm import VLLMTypeAdapter
+
+    return {"extra_body": VLLMTypeAdapter().format_output_type(term)}
+
+
+def _name(document: Any) -> str:
+    """A response-format name from the schema's title: letters, digits, ``_`` and ``-`` only."""
+    title = document.get("title") if isinstance(document, dict) else None
+    name = "".join(c if c.isalnum() or c in "_-" else "_" for c in str(title or "output"))[:64]
+    return name or "output"

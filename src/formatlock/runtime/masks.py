@@ -1,0 +1,173 @@
+"""Token masks for a compiled constraint, computed by llguidance.
+
+formatlock's compiler turns a schema into one regex (:mod:`formatlock.compile.json_regex`); llguidance
+(a token trie walked by a lazy derivative-based lexer, in Rust) gives the tokens that keep that
+regex alive in tens of microseconds on any vocabulary size, and the forced tokens for
+jump-forward. What llguidance does not give, the distance to acceptance that keeps an output
+closable within its token budget, comes from :mod:`formatlock.runtime.closing`.
+
+Per model: the tokenizer (read once from llama.cpp, the one-time vocabulary load). Per constraint
+and model: a compiled grammar, cached. Per output: a :class:`Masking`, a copy of the grammar's
+start state.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import CompileError
+
+if TYPE_CHECKING:
+    from .models import Model
+
+_MAX_GRAMMARS = 32
+_lock = threading.Lock()
+_models: dict[int, ModelMasks] = {}
+
+
+def for_model(model: Model) -> ModelMasks:
+    """The mask engine for ``model`` (its tokenizer is read on first use, then kept)."""
+    with _lock:
+        found = _models.get(id(model))
+        if found is None or found.model is not model:
+            found = _models[id(model)] = ModelMasks(model)
+        return found
+
+
+def grammar_error(regex: str) -> str | None:
+    """Why llguidance cannot take ``regex`` (None if it can); needs no model."""
+    import llguidance
+
+    is_error, messages = llguidance.LLMatcher.validate_grammar_with_warnings(llguidance.LLMatcher.grammar_from_regex(regex))
+    if not is_error:
+        return None
+    lines = [line.strip() for line in messages[0].splitlines()]
+    return next((line[len("error: "):] for line in lines if line.startswith("error: ")), lines[0] if lines else "refused")
+
+
+class ModelMasks:
+    """llguidance's view of one model's vocabulary, and the grammars compiled over it."""
+
+    def __init__(self, model: Model) -> None:
+        import llama_cpp
+        import llguidance
+        import llguidance.llamacpp
+
+        self.model = model
+        self._llguidance = llguidance
+        vocab = llama_cpp.llama_model_get_vocab(model.llm.model)
+        with warnings.catch_warnings():  # llguidance reads token attributes through a deprecated alias
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.tokenizer = llguidance.llamacpp.lltokenizer_from_vocab(vocab, n_vocab=model.n_vocab)
+        self.n_vocab = model.n_vocab
+        self.stop_ids = model.stop_ids
+        self._grammars: OrderedDict[str, Grammar] = OrderedDict()
+
+    def grammar(self, regex: str) -> Grammar:
+        """The compiled grammar of ``regex`` over this vocabulary (cached)."""
+        with _lock:
+            found = self._grammars.get(regex)
+            if found is not None:
+                self._grammars.move_to_end(regex)
+                return found
+        found = self.compile(regex)
+        with _lock:
+            self._grammars[regex] = found
+            while len(self._grammars) > _MAX_GRAMMARS:
+                self._grammars.popitem(last=False)
+        return found
+
+    def compile(self, regex: str) -> Grammar:
+        """A fresh grammar for ``regex`` (not cached); CompileError if llguidance refuses it."""
+        matcher = self._llguidance.LLMatcher(self.tokenizer, self._llguidance.LLMatcher.grammar_from_regex(regex), log_level=0)
+        if matcher.is_error():
+            raise CompileError(f"the mask engine refused the compiled regex: {matcher.get_error()}")
+        return Grammar(self, matcher)
+
+
+class Grammar:
+    """A compiled constraint over one vocabulary; :meth:`start` begins one output."""
+
+    def __init__(self, owner: ModelMasks, matcher: Any) -> None:
+        self.owner = owner
+        self._start = matcher
+
+    def start(self) -> Masking:
+        return Masking(self.owner, self._start.deep_copy())
+
+
+class Mask:
+    """The tokens allowed at one step, as a bitmask over the vocabulary (end tokens cleared).
+
+    Testing one token is O(1); the sorted ids (:attr:`ids`) are unpacked only when asked for, so
+    a decoder that samples first and checks after pays nothing per step for the vocabulary size.
+    """
+
+    def __init__(self, bits: np.ndarray, n_vocab: int, may_stop: bool) -> None:
+        self.bits = bits.view(np.uint32)
+        self.n_vocab = n_vocab
+        self.may_stop = may_stop
+        self._ids: np.ndarray | None = None
+
+    @classmethod
+    def from_ids(cls, ids: np.ndarray, n_vocab: int, may_stop: bool) -> Mask:
+        flags = np.zeros(-(-n_vocab // 32) * 32, dtype=bool)
+        flags[ids] = True
+        mask = cls(np.packbits(flags, bitorder="little").view(np.uint32), n_vocab, may_stop)
+        mask._ids = np.asarray(ids, dtype=np.int64)
+        return mask
+
+    @property
+    def empty(self) -> bool:
+        """No token (other than ending) is allowed."""
+        return not self.bits.any()
+
+    def allows(self, token: int) -> bool:
+        return bool((int(self.bits[token >> 5]) >> (token & 31)) & 1)
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Sorted ids of the allowed tokens."""
+        if self._ids is None:
+            flags = np.unpackbits(self.bits.view(np.uint8), bitorder="little", count=self.n_vocab)
+            self._ids = np.flatnonzero(flags)
+        return self._ids
+
+
+class Masking:
+    """One output's place in the constraint: allowed tokens, forced tokens, consumed tokens."""
+
+    def __init__(self, owner: ModelMasks, matcher: Any) -> None:
+        self._owner = owner
+        self._matcher = matcher
+        self._words = (owner.n_vocab + 31) // 32
+
+    @property
+    def failed(self) -> str | None:
+        """llguidance's error, if it has stopped working for this output (then its masks are void)."""
+        return self._matcher.get_error() if self._matcher.is_error() else None
+
+    def allowed(self) -> Mask:
+        """The tokens allowed next (end-of-generation tokens excluded) and whether the output may end here."""
+        bits = np.empty(self._words, dtype=np.uint32)
+        self._matcher.unsafe_compute_mask_ptr(bits.ctypes.data, bits.nbytes)
+        may_stop = self._matcher.is_accepting()
+        if may_stop:
+            for stop in self._owner.stop_ids:
+                bits[stop >> 5] &= ~np.uint32(1 << (int(stop) & 31))
+        return Mask(bits, self._owner.n_vocab, may_stop)
+
+    def forced(self) -> list[int]:
+        """Tokens that must come next (possibly none), tokenised the way the model would."""
+        if self._matcher.is_accepting():
+            return []
+        return list(self._matcher.compute_ff_tokens())
+
+    def consume(self, token: int) -> bool:
+        """Take ``token``; False if the constraint does not allow it."""
+        return bool(self._matcher.consume_token(token)) and not self._matcher.is_error()

