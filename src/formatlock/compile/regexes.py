@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import re._constants as C  # noqa: N812 - the stdlib's own names
 import re._parser as sre_parse
 from collections.abc import Iterator
@@ -22,6 +21,8 @@ from functools import lru_cache
 from typing import Any
 
 from ..automata.charsets import MAX_CODE, SURROGATES, Ranges, class_items, complement, normalise, subtract
+from ..automata.fsm import read_regex
+from ..errors import CompileError
 
 MAX_INT_DIGITS = 15  # digits of an integer part when the schema gives no bound (exact in a double)
 MAX_FRACTION_DIGITS = 6
@@ -618,14 +619,12 @@ def _largest_fitting(items: list, limits: PatternLimits, most: int) -> int:
     return bottom
 
 
-def _parse(pattern: str) -> Any:
+def _parse(pattern: str) -> list:
+    """The parsed items of a schema ``pattern``, read by the one regex reader (``fsm.read_regex``)."""
     try:
-        tree = sre_parse.parse(pattern)
-    except (re.error, OverflowError, RecursionError) as exc:
-        raise PatternUnsupported(f"cannot parse pattern: {exc}") from None
-    if tree.state.flags & ~(C.SRE_FLAG_UNICODE | C.SRE_FLAG_ASCII):
-        raise PatternUnsupported("inline flags are not supported in the mask")
-    return tree
+        return read_regex(pattern, lambda items: items)
+    except CompileError as exc:
+        raise PatternUnsupported(f"{exc} in the mask") from None
 
 
 _STARTS = (C.AT_BEGINNING, C.AT_BEGINNING_STRING)
