@@ -18,13 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import cache
 from .automata.fsm import canonical
 from .compile.json_regex import KeywordUse, compile_schema
 from .compile.regexes import alt, literal
 from .errors import CompileError, Issue, UnsupportedSchemaError, UsageError
-from .runtime import closing, masks
-from .runtime.automaton import SNAPSHOT_FORMAT, Automaton
+from .runtime import automaton_store, closing, masks
 from .runtime.decoding import Guide
 from .runtime.models import Model
 from .runtime.prompting import schema_instruction
@@ -32,9 +30,8 @@ from .schema.loading import Schema, load_schema
 from .schema.validation import Validator
 
 Kind = typing.Literal["schema", "regex", "choice"]
-_AUTOMATA: OrderedDict[tuple[str, str], Automaton] = OrderedDict()
-_AUTOMATA_LOCK = threading.Lock()
-_MAX_AUTOMATA = 32
+_LOCK = threading.Lock()
+_MAX_SCHEMAS = 32
 _SCHEMAS: OrderedDict[tuple[str, Any], Constraint] = OrderedDict()
 
 
@@ -64,38 +61,9 @@ class Constraint:
         """What the decoder needs to produce outputs of this constraint on ``model``."""
         if self.regex is None:
             raise UsageError("this constraint was made for a server (masked=False) and cannot mask a local model")
-        return Guide(masks.for_model(model).grammar(self.regex), lambda: self.bounds()[1], self.max_bytes,
-                     lambda: self.automaton(model))
-
-    def automaton(self, model: Model) -> Automaton:
-        """The closing automaton of this constraint over ``model``'s vocabulary (built once, cached)."""
-        vocabulary = model.vocabulary
-        key = (vocabulary.id, self.regex)
-        with _AUTOMATA_LOCK:
-            found = _AUTOMATA.get(key)
-            if found is not None:
-                _AUTOMATA.move_to_end(key)
-                return found
-        automaton = Automaton(self.regex, vocabulary)
-        snapshot = cache.load("automata", self._cache_key(model))
-        if snapshot is not None:
-            automaton.restore(snapshot)
-        with _AUTOMATA_LOCK:
-            _AUTOMATA[key] = automaton
-            while len(_AUTOMATA) > _MAX_AUTOMATA:
-                _AUTOMATA.popitem(last=False)
-        return automaton
-
-
-    def save(self, model: Model) -> None:
-        """Persist what the closing automaton worked out (if it was needed), so the next process starts warm."""
-        with _AUTOMATA_LOCK:
-            automaton = _AUTOMATA.get((model.vocabulary.id, self.regex))
-        if automaton is not None and automaton.grown:
-            cache.store("automata", self._cache_key(model), automaton.snapshot())
-
-    def _cache_key(self, model: Model) -> str:
-        return cache.key(str(SNAPSHOT_FORMAT), model.vocabulary.id, self.regex)
+        regex = self.regex
+        return Guide(masks.for_model(model).grammar(regex), lambda: self.bounds()[1], self.max_bytes,
+                     lambda: automaton_store.closing_automaton(regex, model))
 
 
 def for_schema(ref: Any, *, cached: bool = True, masked: bool = True) -> Constraint:
@@ -112,13 +80,13 @@ def for_schema(ref: Any, *, cached: bool = True, masked: bool = True) -> Constra
     if not cached:
         return _compile(schema)
     key = (json.dumps(schema.document, sort_keys=True), schema.pydantic_model)
-    with _AUTOMATA_LOCK:
+    with _LOCK:
         found = _SCHEMAS.get(key)
     if found is None:
         found = _compile(schema)
-        with _AUTOMATA_LOCK:
+        with _LOCK:
             _SCHEMAS[key] = found
-            while len(_SCHEMAS) > _MAX_AUTOMATA:
+            while len(_SCHEMAS) > _MAX_SCHEMAS:
                 _SCHEMAS.popitem(last=False)
     return found
 

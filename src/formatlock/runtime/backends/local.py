@@ -56,6 +56,7 @@ class Local(Backend):
 
     @contextmanager
     def session(self, constraint: Constraint, prompt: Prompt) -> Iterator[Session]:
+        from .. import automaton_store
         from ..prompting import prompt_tokens
 
         guide = constraint.guide(self.model)
@@ -64,7 +65,7 @@ class Local(Backend):
             try:
                 yield _LocalSession(decoder_for(self.model), tokens, guide)
             finally:
-                constraint.save(self.model)
+                automaton_store.save(constraint.regex, self.model)
 
     def free(self, prompt: Prompt, *, instruction: str | None, max_tokens: int, temperature: float,
              seed: int | None, stop: Callable[[str], bool] | None = None) -> Decoded:

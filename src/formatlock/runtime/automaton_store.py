@@ -1,0 +1,60 @@
+"""The closing automata of this process: one per (vocabulary, regex), in a small LRU, and on disk.
+
+An automaton is built on first need (:mod:`formatlock.runtime.closing` asks only when a budget can
+run short) and, once it has grown, snapshotted to the disk cache (``FORMATLOCK_CACHE``) so the
+next process starts with the states this one worked out.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+from .. import cache
+from .automaton import SNAPSHOT_FORMAT, Automaton
+
+if TYPE_CHECKING:
+    from .models import Model
+
+_MAX = 32
+_automata: OrderedDict[tuple[str, str], Automaton] = OrderedDict()
+_lock = threading.Lock()
+
+
+def closing_automaton(regex: str, model: Model) -> Automaton:
+    """The closing automaton of ``regex`` over ``model``'s vocabulary (built once, restored from disk)."""
+    vocabulary = model.vocabulary
+    key = (vocabulary.id, regex)
+    with _lock:
+        found = _automata.get(key)
+        if found is not None:
+            _automata.move_to_end(key)
+            return found
+    automaton = Automaton(regex, vocabulary)
+    snapshot = cache.load("automata", _disk_key(regex, model))
+    if snapshot is not None:
+        automaton.restore(snapshot)
+    with _lock:
+        _automata[key] = automaton
+        while len(_automata) > _MAX:
+            _automata.popitem(last=False)
+    return automaton
+
+
+def built(regex: str, model: Model) -> bool:
+    """Whether this process has built the closing automaton of ``regex`` on ``model``."""
+    with _lock:
+        return (model.vocabulary.id, regex) in _automata
+
+
+def save(regex: str, model: Model) -> None:
+    """Persist what the closing automaton worked out, if it was needed at all."""
+    with _lock:
+        automaton = _automata.get((model.vocabulary.id, regex))
+    if automaton is not None and automaton.grown:
+        cache.store("automata", _disk_key(regex, model), automaton.snapshot())
+
+
+def _disk_key(regex: str, model: Model) -> str:
+    return cache.key(str(SNAPSHOT_FORMAT), model.vocabulary.id, regex)
