@@ -137,7 +137,7 @@ def for_regex(pattern: str) -> Constraint:
         raise UsageError(f"invalid regex {pattern!r}: {exc}") from None
     try:
         regex = canonical(pattern)  # what re reads, spelled so that llguidance reads the same
-        closing.bounds(regex)  # every construct the budget guard and the closing automaton must read
+        bounds = closing.bounds(regex)  # reads every construct the budget guard and closing automaton must
     except CompileError as exc:  # the user's regex, not formatlock's compiler: the caller's to change
         raise UsageError(f"regex {pattern!r} cannot be masked: {exc}") from None
     refused = masks.grammar_error(regex)
@@ -149,7 +149,9 @@ def for_regex(pattern: str) -> Constraint:
             return text, []
         return None, [Issue("", "pattern", f"{text!r} does not match {pattern!r}")]
 
-    return Constraint(kind="regex", regex=regex, max_bytes=None, check=check, pattern=pattern)
+    constraint = Constraint(kind="regex", regex=regex, max_bytes=None, check=check, pattern=pattern)
+    constraint._bounds = bounds  # read once above, while the errors could still be worded for the user
+    return constraint
 
 
 def for_choice(choices: list[str]) -> Constraint:

@@ -155,22 +155,10 @@ class Formatlock(_Engine):
 
     def run(self, prompt: str, max_tokens: int, seed: int, temperature: float = 0.0) -> dict[str, Any]:
         """One output; the token budget comes from the schema (formatlock never truncates a valid output)."""
-        from ..errors import EnforcementError, RefusedError
-        from ..generation import run
         from ..runtime.prompting import prompt_tokens
 
         prefill = self._prefill(prompt_tokens(self.model, prompt, self.constraint.instruction))
-        started = time.perf_counter()
-        try:
-            result = run(self.constraint, prompt, model=self.model, temperature=temperature, seed=seed,
-                         timeout=RUN_TIMEOUT_S)[0]
-        except (EnforcementError, RefusedError) as exc:
-            decode = time.perf_counter() - started
-            return {"text": getattr(exc, "last_output", None) or "", "tokens": 0, "model_steps": 0, "refused": str(exc)[:300],
-                    "seconds": prefill + decode, "decode_s": decode}
-        decode = time.perf_counter() - started
-        return {"text": result.text, "tokens": result.tokens, "model_steps": result.model_steps,
-                "attempts": len(result.attempts), "seconds": prefill + decode, "decode_s": decode}
+        return _guaranteed(self.constraint, prompt, self.model, prefill, temperature=temperature, seed=seed)
 
 
 class ServerPath(_Engine):
@@ -195,26 +183,34 @@ class ServerPath(_Engine):
 
     def run(self, prompt: str, max_tokens: int, seed: int, temperature: float = 0.0) -> dict[str, Any]:
         """One output; a server's time is all one request (prefill and decoding are not told apart)."""
-        from ..errors import EnforcementError, RefusedError
-        from ..generation import run
-
-        started = time.perf_counter()
-        try:
-            result = run(self.constraint, prompt, model=self.backend, temperature=temperature, seed=seed,
-                         max_tokens=max_tokens, timeout=RUN_TIMEOUT_S)[0]
-        except (EnforcementError, RefusedError) as exc:
-            seconds = time.perf_counter() - started
-            return {"text": getattr(exc, "last_output", None) or "", "tokens": 0, "model_steps": 0, "refused": str(exc)[:300],
-                    "seconds": seconds, "decode_s": seconds}
-        seconds = time.perf_counter() - started
-        return {"text": result.text, "tokens": result.tokens, "model_steps": result.tokens,
-                "attempts": len(result.attempts), "seconds": seconds, "decode_s": seconds}
+        row = _guaranteed(self.constraint, prompt, self.backend, 0.0, temperature=temperature, seed=seed,
+                          max_tokens=max_tokens)
+        row["model_steps"] = row["tokens"]  # a request is one span: one step per output token
+        return row
 
 
 class ServerPromptOnly(ServerPath):
     """The same server with no server-side constraint: the prompt, validation and retries alone."""
 
     dialect = "none"
+
+
+def _guaranteed(constraint: Any, prompt: str, model: Any, prefill: float, **options: Any) -> dict[str, Any]:
+    """One output of formatlock's guarantee loop on ``model`` as a bench row (``prefill`` seconds
+    already spent); a typed failure or refusal is reported in the row, not raised."""
+    from ..errors import EnforcementError, RefusedError
+    from ..generation import run
+
+    started = time.perf_counter()
+    try:
+        result = run(constraint, prompt, model=model, timeout=RUN_TIMEOUT_S, **options)[0]
+    except (EnforcementError, RefusedError) as exc:
+        decode = time.perf_counter() - started
+        return {"text": getattr(exc, "last_output", None) or "", "tokens": 0, "model_steps": 0,
+                "refused": str(exc)[:300], "seconds": prefill + decode, "decode_s": decode}
+    decode = time.perf_counter() - started
+    return {"text": result.text, "tokens": result.tokens, "model_steps": result.model_steps,
+            "attempts": len(result.attempts), "seconds": prefill + decode, "decode_s": decode}
 
 
 def make_engine(name: str, model: str) -> _Engine:

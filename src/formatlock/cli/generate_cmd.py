@@ -107,8 +107,7 @@ def command(
 
         run(constraint, prompt, on_result=emit, **options)
         return
-    _generate_each(constraint, read_inputs(inputs_path), options, shown,
-                   concurrency if backend.concurrent else 1)
+    _generate_each(constraint, read_inputs(inputs_path), options, shown, backend.workers(concurrency))
 
 
 def _generate_each(constraint: Constraint, inputs: list[Input], options: dict[str, Any],

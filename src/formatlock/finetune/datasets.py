@@ -179,7 +179,7 @@ def teach(schema: Schema, prompts: list[str], checkpoint: Checkpoint, done: list
     skipped = []
     with progress(len(todo)) as bar:
         try:
-            for prompt, example in ordered(label, todo, concurrency if teacher.concurrent else 1):
+            for prompt, example in ordered(label, todo, teacher.workers(concurrency)):
                 if example is None:
                     skipped.append(prompt)
                 else:

@@ -119,9 +119,8 @@ def probe(
     report = ProbeReport(schema, threshold, n_inputs=len(inputs))
     report.model, report.server_constraint = backend.name, backend.constrains
     sampler = _Sampler(schema, backend, temperature, seed, max_tokens, n)
-    workers = concurrency if backend.concurrent else 1
     with progress(len(inputs)) as bar:
-        for item, samples in ordered(sampler.samples, list(enumerate(inputs)), workers):
+        for item, samples in ordered(sampler.samples, list(enumerate(inputs)), backend.workers(concurrency)):
             counts = {"prompt_only_valid": 0, "constrained_valid": 0}
             for prompt_issues, constrained_issues in samples:
                 counts["prompt_only_valid"] += report.prompt_only.add(prompt_issues)

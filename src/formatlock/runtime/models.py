@@ -24,6 +24,7 @@ from ..errors import ModelError, UsageError
 DEFAULT_MODEL = settings.DEFAULT_MODEL
 DEFAULT_CONTEXT = 4096
 _GGUF_MAGIC = b"GGUF"
+SERVER_SCHEMES = ("http://", "https://")  # a model reference with one of these names a model on a server
 
 
 @dataclass(frozen=True)
@@ -174,11 +175,16 @@ def split_adapter(ref: str | os.PathLike[str] | None) -> tuple[str | os.PathLike
     return base, _gguf_file(Path(adapter).expanduser(), "LoRA adapter")
 
 
+def is_server_ref(ref: Any) -> bool:
+    """Whether ``ref`` names a model on an OpenAI-compatible server rather than a GGUF here."""
+    return isinstance(ref, str) and ref.lower().startswith(SERVER_SCHEMES)
+
+
 def with_adapter(model: str | None, lora: str | os.PathLike[str] | None) -> str | None:
     """The model reference for ``model`` (default model when None) with the adapter ``lora`` on it."""
     if lora is None:
         return model
-    if model is not None and model.lower().startswith(("http://", "https://")):
+    if is_server_ref(model):
         raise UsageError("--lora applies to local models; load the adapter on the server instead")
     return f"{model or settings.model()}+{os.fspath(lora)}"
 

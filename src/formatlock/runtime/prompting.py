@@ -27,13 +27,19 @@ def schema_instruction(document: Any) -> str:
     return "Reply with only a JSON value that matches the requested schema."
 
 
-def feedback_text(issues: list[Issue], what: str = "the required JSON schema") -> str:
+_FEEDBACK = {  # constraint kind -> (what the reply had to match, what to send again)
+    "schema": ("the required JSON schema", "the corrected JSON value"),
+    "regex": ("the required format", "the corrected answer"),
+    "choice": ("the allowed answers", "the corrected answer"),
+}
+
+
+def feedback_text(issues: list[Issue], kind: str = "schema") -> str:
     """What a model is shown after a failed reply (``feedback=`` of a wrapped call, a server's
-    retry): one ``pointer: message`` line per error."""
+    retry) for a constraint of ``kind``: one ``pointer: message`` line per error."""
     lines = "\n".join(f"- {issue}" for issue in issues)
-    return (f"Your previous reply did not match {what}:\n{lines}\n"
-            "Reply again with only the corrected JSON value." if "JSON" in what else
-            f"Your previous reply did not match {what}:\n{lines}\nReply again with only the corrected answer.")
+    what, again = _FEEDBACK[kind]
+    return f"Your previous reply did not match {what}:\n{lines}\nReply again with only {again}."
 
 
 def as_messages(prompt: Prompt, instruction: str | None = None) -> list[dict[str, str]]:

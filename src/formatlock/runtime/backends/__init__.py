@@ -12,33 +12,26 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..models import Model, is_server_ref
 from .base import Backend, Decoded, Session
 
-if TYPE_CHECKING:
-    from ..models import Model
-
 __all__ = ["Backend", "Decoded", "Session", "is_server_ref", "masks_locally", "open_backend"]
-
-SERVER_SCHEMES = ("http://", "https://")
 
 _servers: dict[str, Backend] = {}
 _servers_lock = threading.Lock()
 
 
-def is_server_ref(ref: Any) -> bool:
-    """Whether ``ref`` names an OpenAI-compatible server."""
-    return isinstance(ref, str) and ref.lower().startswith(SERVER_SCHEMES)
-
-
 def masks_locally(ref: Any) -> bool:
     """Whether the backend ``ref`` names is masked by formatlock (so its constraint needs compiling),
     known without opening it."""
+    from .outlines_models import is_outlines_model, masked_here
+
     if isinstance(ref, Backend):
         return ref.masks_locally
-    if type(ref).__module__.startswith("outlines.models."):
-        return type(ref).__name__ == "LlamaCpp"
+    if is_outlines_model(ref):
+        return masked_here(ref)
     return not is_server_ref(ref)
 
 

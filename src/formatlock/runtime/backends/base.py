@@ -58,6 +58,10 @@ class Backend(ABC):
              seed: int | None, stop: Callable[[str], bool] | None = None) -> Decoded:
         """Unconstrained text for ``prompt`` (what prompting alone gives); ends early once ``stop`` holds."""
 
+    def workers(self, wanted: int) -> int:
+        """How many calls to have in flight when ``wanted`` are asked for: one unless ``concurrent``."""
+        return wanted if self.concurrent else 1
+
     @property
     def local_model(self) -> Model | None:
         """The in-process model, if this backend has one (its tokenizer counts tokens for datasets)."""

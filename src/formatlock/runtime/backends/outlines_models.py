@@ -19,10 +19,15 @@ def is_outlines_model(obj: Any) -> bool:
     return type(obj).__module__.startswith("outlines.models.")
 
 
+def masked_here(model: Any) -> bool:
+    """Whether formatlock masks this Outlines model itself (a local ``Llama``), known without adopting it."""
+    return type(model).__name__ == "LlamaCpp"
+
+
 def adopt(model: Any) -> Backend:
     """The backend that serves what an Outlines model object points at."""
     kind = type(model).__name__
-    if kind == "LlamaCpp":
+    if masked_here(model):
         from ..models import Model
         from .local import Local
 

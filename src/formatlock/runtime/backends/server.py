@@ -41,7 +41,6 @@ _PROBE_ORDER = {  # the server's `owned_by` in /models -> the dialects to try fi
     "openai": ("openai",), "system": ("openai",), "library": ("json_schema",), "ollama": ("json_schema",),
 }
 _FALLBACK_ORDER = ("json_schema", "json_object", "vllm")
-_WHAT = {"schema": "the required JSON schema", "regex": "the required format", "choice": "the allowed answers"}
 
 
 class ServerWarning(UserWarning):
@@ -244,7 +243,7 @@ class _ServerSession(Session):
         messages = self.messages
         if failed is not None and failed.errors:
             messages = [*messages, {"role": "assistant", "content": failed.raw},
-                        {"role": "user", "content": feedback_text(failed.errors, _WHAT[self.kind])}]
+                        {"role": "user", "content": feedback_text(failed.errors, self.kind)}]
         left = deadline - time.monotonic()
         decoded = self.server.chat(messages, max_tokens=max_tokens, temperature=temperature, seed=_one_seed(seed),
                                    request=self.request, timeout=max(1.0, min(self.server.read_timeout, left)))
