@@ -7,6 +7,8 @@ CI and local runs use a fixed Hypothesis seed, so a green commit stays green. Th
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,9 +54,6 @@ class LlamaServer:
     """``python -m llama_cpp.server`` on the embedded model, on a free loopback port, alias ``smollm2``."""
 
     def __init__(self, log: Path) -> None:
-        import subprocess
-        import sys
-
         from formatlock.runtime.models import resolve
 
         self.port = free_port()
@@ -90,7 +89,7 @@ class LlamaServer:
             self.process.terminate()
             try:
                 self.process.wait(10)
-            except Exception:
+            except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
 

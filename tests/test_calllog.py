@@ -152,7 +152,7 @@ def test_eight_threads_times_fifty_calls_lose_nothing() -> None:
         try:
             for i in range(50):
                 assert ask(str(k * 1000 + i)) == {"n": k * 1000 + i}
-        except BaseException as exc:  # surfaced below; a thread's exception is otherwise lost
+        except BaseException as exc:  # noqa: BLE001 - surfaced below; a thread's exception is otherwise lost
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]

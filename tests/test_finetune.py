@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +91,7 @@ def test_without_the_train_extra_the_error_names_it(dataset: Path, monkeypatch: 
     (lambda d: (d / "manifest.json").write_text(json.dumps({"format": "alpaca"})), "'alpaca' format"),
     (lambda d: (d / "train.jsonl").write_text('{"instruction": "x"}\n'), "train.jsonl:1: not a chat example"),
 ])
-def test_datasets_it_cannot_train_on_are_one_line_errors(dataset: Path, setup, message: str) -> None:
+def test_datasets_it_cannot_train_on_are_one_line_errors(dataset: Path, setup: Callable[[Path], object], message: str) -> None:
     pytest.importorskip("peft", reason="needs the train extra: pip install 'formatlock[train]'")
     setup(dataset)
     result = CliRunner().invoke(cli, ["finetune", "--data", str(dataset), "--out", str(dataset / "adapter")])

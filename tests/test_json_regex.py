@@ -29,7 +29,8 @@ from formatlock.compile.json_regex import (
     compile_schema,
 )
 from formatlock.compile.regexes import FORMATS
-from formatlock.schema.loading import load_schema, local_registry, validator_class
+from formatlock.schema.loading import load_schema, validator_class
+from formatlock.schema.references import local_registry
 from formatlock.schema.validation import Validator
 
 EXAMPLES = int(os.environ.get("FORMATLOCK_HYPOTHESIS_EXAMPLES", "0") or 0)
@@ -348,6 +349,40 @@ def test_recursion_without_a_base_case_is_unsupported() -> None:
     assert compiled.regex is None
     [refused] = compiled.unsupported
     assert refused.keyword == "$ref" and refused.pointer == "/$defs/n/properties/next"
+
+
+def test_references_resolve_against_their_own_base_uri() -> None:
+    # Inside item.json, `#/$defs/code` is item.json's own $defs (a 3-letter string), not the root's (an integer).
+    schema = {
+        "$id": "https://example.com/root.json", "type": "object", "required": ["item"],
+        "properties": {"item": {"$ref": "item.json"}},
+        "$defs": {
+            "code": {"type": "integer"},
+            "item": {"$id": "item.json", "type": "object", "required": ["code"], "additionalProperties": False,
+                     "properties": {"code": {"$ref": "#/$defs/code"}},
+                     "$defs": {"code": {"type": "string", "pattern": "^[A-Z]{3}$"}}},
+        },
+    }
+    load_schema(schema)  # python-jsonschema's reading agrees that it resolves
+    compiled = compile_schema(schema)
+    assert compiled.fully_masked
+    assert matches(compiled, {"item": {"code": "ABC"}}) and not matches(compiled, {"item": {"code": 1}})
+
+
+@pytest.mark.parametrize(("schema", "inside", "outside"), [
+    ({"$defs": {"t": {"type": "string", "$anchor": "text"}}, "$ref": "#text"}, "x", 1),  # an anchor
+    ({"$defs": {"no": False}, "type": "array", "items": {"$ref": "#/$defs/no"}}, [], [1]),  # a boolean target
+    ({"$schema": "http://json-schema.org/draft-04/schema#", "id": "http://x.test/a",  # draft 4's `id`
+      "definitions": {"b": {"id": "b", "type": "boolean"}}, "$ref": "b"}, True, "b"),
+    ({"$defs": {"a~b/c": {"type": "integer"}}, "$ref": "#/$defs/a~0b~1c"}, 3, "x"),  # escaped pointer tokens
+    ({"$defs": {"enum": {"type": "integer"}}, "$ref": "#/$defs/enum"}, 3, "x"),  # a definition named like a keyword
+    ({"$schema": "http://json-schema.org/draft-04/schema#", "type": "object", "required": ["id"],  # a member named id
+      "properties": {"id": {"$ref": "#/definitions/i"}}, "definitions": {"i": {"type": "integer"}}}, {"id": 1}, {"id": "1"}),
+])
+def test_reference_forms(schema: dict[str, Any], inside: Any, outside: Any) -> None:
+    load_schema(schema)
+    compiled = compile_schema(schema)
+    assert compiled.regex is not None and matches(compiled, inside) and not matches(compiled, outside)
 
 
 @pytest.mark.parametrize(("schema", "pointer", "keyword"), [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -82,7 +83,7 @@ def _groups() -> list:
 
 
 @pytest.mark.parametrize("case", _groups())
-def test_group(case, tmp_path: Path) -> None:
+def test_group(case: tuple[str, str, dict[str, Any]], tmp_path: Path) -> None:
     name, draft, group = case
     schema = group["schema"]
     if isinstance(schema, dict) and "$schema" not in schema:

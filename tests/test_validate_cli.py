@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,7 @@ def test_invalid_utf8_line_is_reported_and_validation_goes_on(tmp_path: Path, sc
     (lambda d: str(d / "missing.jsonl"), "file not found"),
     (lambda d: str(d), "is a directory"),
 ])
-def test_unreadable_input_exits_2_one_line(tmp_path: Path, schema: str, setup, message: str) -> None:
+def test_unreadable_input_exits_2_one_line(tmp_path: Path, schema: str, setup: Callable[[Path], str], message: str) -> None:
     code, _, err = run_cli("--schema", schema, setup(tmp_path))
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 

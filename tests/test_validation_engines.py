@@ -17,7 +17,8 @@ import pytest
 
 from formatlock.errors import SchemaError
 from formatlock.schema.formats import stricter
-from formatlock.schema.loading import load_schema, local_registry, validator_class
+from formatlock.schema.loading import load_schema, validator_class
+from formatlock.schema.references import local_registry
 from formatlock.schema.validation import Validator
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

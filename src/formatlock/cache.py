@@ -30,7 +30,7 @@ def load(kind: str, name: str) -> Any:
         return pickle.loads(path.read_bytes())
     except FileNotFoundError:
         return None
-    except Exception:  # corrupt or from another version: rebuild, never trust it
+    except Exception:  # noqa: BLE001 - corrupt or from another version: rebuild, never trust it
         path.unlink(missing_ok=True)
         return None
 

@@ -295,7 +295,7 @@ def record(schema: Schema, attempts: Iterable[LoggedAttempt]) -> None:
     global _warned
     try:
         CallLog().add(schema, attempts)
-    except Exception as exc:  # the user's call must survive any logging failure
+    except Exception as exc:  # noqa: BLE001 - the user's call must survive any logging failure
         _log.debug("call log write failed", exc_info=True)
         with _state_lock:
             first, _warned = not _warned, True

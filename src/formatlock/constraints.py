@@ -54,14 +54,18 @@ class Constraint:
     def bounds(self) -> tuple[int, int]:
         """(fewest bytes of a match, most bytes from any point of a match to acceptance), read once."""
         if self._bounds is None:
-            self._bounds = closing.bounds(self.regex)
+            self._bounds = closing.bounds(self.masked_regex())
         return self._bounds
+
+    def masked_regex(self) -> str:
+        """The regex a local mask enforces; a constraint made for a server (``masked=False``) has none."""
+        if self.regex is None:
+            raise UsageError("this constraint was made for a server (masked=False) and cannot mask a local model")
+        return self.regex
 
     def guide(self, model: Model) -> Guide:
         """What the decoder needs to produce outputs of this constraint on ``model``."""
-        if self.regex is None:
-            raise UsageError("this constraint was made for a server (masked=False) and cannot mask a local model")
-        regex = self.regex
+        regex = self.masked_regex()
         return Guide(masks.for_model(model).grammar(regex), lambda: self.bounds()[1], self.max_bytes,
                      lambda: automaton_store.closing_automaton(regex, model))
 

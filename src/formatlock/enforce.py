@@ -60,6 +60,8 @@ class Enforce:
     @overload
     def __call__(
         self,
+        fn: None = None,
+        /,
         *,
         schema: Any = None,
         model: str | None = None,
@@ -71,7 +73,7 @@ class Enforce:
 
     def __call__(
         self,
-        fn: F | None = None,
+        fn: Callable[..., Any] | None = None,
         /,
         *,
         schema: Any = None,
@@ -80,7 +82,7 @@ class Enforce:
         temperature: float | None = None,
         retries: int | None = None,
         record: bool = True,
-    ) -> F | Callable[[F], F]:
+    ) -> Any:
         """Prompt-function mode: the body returns the prompt; the call returns a schema-valid value.
 
         The schema is ``schema`` (anything :func:`~formatlock.load_schema` accepts), else the
@@ -166,7 +168,7 @@ def _prompt_function(fn: Callable[..., Any], schema: Schema | None, local: _Loca
 
     def answer(prompt: Prompt) -> Any:
         call = _Call(schema_of(), name, prompt, record)
-        return _generate_locally(call, local, "prompt")
+        return _generate_locally(call, prompt, local, "prompt")
 
     if inspect.iscoroutinefunction(fn):
 
@@ -262,8 +264,9 @@ class _WrapRun:
         if not self.wrapped.fallback:
             raise EnforcementError(f"{self.wrapped.name}: no valid output after {tries} attempt(s); "
                                    f"last: {self.call.attempts[-1].errors[0]}", self.call.attempts)
+        assert self.call.prompt is not None  # __init__ refuses a fallback without the prompt
         try:
-            return _generate_locally(self.call, self.wrapped.local, "fallback")
+            return _generate_locally(self.call, self.call.prompt, self.wrapped.local, "fallback")
         except EnforcementError as exc:
             raise EnforcementError(f"{self.wrapped.name}: {tries} attempt(s) invalid and the local fallback "
                                    f"failed: {exc}", self.call.attempts) from exc
@@ -313,14 +316,14 @@ class _Call:
         ])
 
 
-def _generate_locally(call: _Call, local: _Local, mode: Mode) -> Any:
-    """Answer ``call.prompt`` with constrained decoding on the local model, logging its attempts."""
+def _generate_locally(call: _Call, prompt: Prompt, local: _Local, mode: Mode) -> Any:
+    """Answer ``prompt`` with constrained decoding on the local model, logging its attempts."""
     from .generation import generate_results
     from .runtime.backends import open_backend
 
     started = time.perf_counter()
     try:
-        result = generate_results(call.schema, call.prompt, model=local.model, max_tokens=local.max_tokens,
+        result = generate_results(call.schema, prompt, model=local.model, max_tokens=local.max_tokens,
                                   temperature=local.temperature, retries=local.retries)[0]
     except EnforcementError as exc:
         if exc.attempts:

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from re import _constants as C  # noqa: N812 - the stdlib's own names
 from re import _parser as sre
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -98,7 +98,7 @@ class _NFA:
             start = self._one(op, arg, start)
         return start
 
-    def _one(self, op: object, arg: object, start: int) -> int:
+    def _one(self, op: object, arg: Any, start: int) -> int:
         if op is C.LITERAL:
             return self._ranges([(arg, arg)], start)
         if op is C.NOT_LITERAL:
@@ -118,7 +118,8 @@ class _NFA:
                 self.eps[self.build(branch, start)].append(end)
             return end
         if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
-            return self._repeat(*arg, start=start)
+            lo, hi, body = arg
+            return self._repeat(lo, hi, body, start)
         if op is C.AT and arg in (C.AT_BEGINNING, C.AT_BEGINNING_STRING, C.AT_END, C.AT_END_STRING):
             return start  # the whole output must match, so edge anchors mean nothing more
         raise CompileError(f"regex construct {op} is not supported for constrained decoding")
@@ -317,7 +318,7 @@ class LazyDFA:
     def step(self, state: int, byte: int) -> int:
         return int(self.row(state)[byte])
 
-    def walk(self, state: int, data: bytes) -> int:
+    def walk(self, state: int, data: bytes | bytearray) -> int:
         """The state after reading ``data`` from ``state``; 0 (dead) as soon as a byte is refused."""
         for byte in data:
             state = self.step(state, byte)

@@ -97,6 +97,7 @@ class Outlines(_Engine):
 
     def _generate(self, text: str, max_tokens: int, seed: int, temperature: float) -> tuple[str, int, int]:
         output = self.generator(text, max_tokens=max_tokens, temperature=temperature, seed=seed)
+        assert isinstance(output, str)  # the llama.cpp model is synchronous
         tokens = len(self.model.llm.tokenize(output.encode("utf-8"), add_bos=False, special=False))
         return output, tokens, tokens
 

@@ -47,7 +47,7 @@ def _serve(conn: Connection, engine: str, model: str, memory_mb: int) -> None:
             result = getattr(runner, method)(**kwargs)
         except MemoryError:
             result = {"error": "out of memory"}
-        except Exception as exc:  # engines raise anything; the benchmark records it
+        except Exception as exc:  # noqa: BLE001 - engines raise anything; the benchmark records it
             from ..errors import FormatlockError
 
             result = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300],

@@ -7,6 +7,8 @@ error's exit code; tracebacks are for bugs only.
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ..errors import FormatlockError
@@ -17,7 +19,7 @@ INTERRUPTED = 130  # the shell's convention for a run stopped by SIGINT (128 + 2
 class _Group(click.Group):
     """A click group that turns formatlock errors into one line and an exit code."""
 
-    def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except FormatlockError as exc:

@@ -49,8 +49,11 @@ def command(data_dir: Path, model: str | None, out_dir: Path | None, epochs: int
         adapter = finetune(data_dir, model=model, out_dir=out_dir, settings=settings)
     elif sys.stderr.isatty():
         state = {"loss": float("nan")}
+        def shown(_: int | None) -> str:
+            return f"loss {state['loss']:.3f}"
+
         with click.progressbar(length=1, label="training", file=sys.stderr, show_eta=True,
-                               item_show_func=lambda _: f"loss {state['loss']:.3f}") as bar:
+                               item_show_func=shown) as bar:
             def step(done: int, total: int, loss: float) -> None:
                 bar.length, state["loss"] = total, loss
                 bar.update(1, done)

@@ -98,16 +98,19 @@ def command(
     def shown(result: Result) -> object:
         return json.loads(result.text) if constraint.kind == "schema" else result.text
 
-    options = dict(model=backend, n=n, max_tokens=max_tokens, temperature=temperature, seed=seed, retries=retries)
-    if inputs_path is None:
-        def emit(result: Result) -> None:  # each output is printed when done: an interruption keeps it
-            value = shown(result)
-            click.echo(value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False))
-            sys.stdout.flush()
-
-        run(constraint, prompt, on_result=emit, **options)
+    options: dict[str, Any] = dict(model=backend, n=n, max_tokens=max_tokens, temperature=temperature, seed=seed,
+                                   retries=retries)
+    if inputs_path is not None:
+        _generate_each(constraint, read_inputs(inputs_path), options, shown, backend.workers(concurrency))
         return
-    _generate_each(constraint, read_inputs(inputs_path), options, shown, backend.workers(concurrency))
+    assert prompt is not None  # exactly one of the two, checked above
+
+    def emit(result: Result) -> None:  # each output is printed when done: an interruption keeps it
+        value = shown(result)
+        click.echo(value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+        sys.stdout.flush()
+
+    run(constraint, prompt, on_result=emit, **options)
 
 
 def _generate_each(constraint: Constraint, inputs: list[Input], options: dict[str, Any],

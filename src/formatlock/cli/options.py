@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 
 import click
+
+from ..finetune.inputs import Progress
 
 schema_option = click.option(
     "--schema", "schema_ref", required=True, metavar="SCHEMA",
@@ -43,12 +44,12 @@ class _Lines:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def update(self, steps: int) -> None:
-        self.done += steps
+    def update(self, n_steps: int) -> None:
+        self.done += n_steps
         click.echo(f"{self.label}: {self.done}/{self.length}", err=True)
 
 
-def progress_bar(label: str, quiet: bool) -> Callable[[int], object]:
+def progress_bar(label: str, quiet: bool) -> Progress:
     """A factory of progress reports on stderr: a bar on a terminal, a line per step elsewhere, none when quiet."""
     if not quiet and not sys.stderr.isatty():
         return lambda length: _Lines(label, length)

@@ -75,6 +75,7 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, th
         if not report.prompt_only.samples:
             raise UsageError(f"the call log has no wrapped calls for schema {schema.name} (id {schema.id})")
     else:
+        assert inputs_path is not None  # one_source: --inputs when not --from-log
         inputs = read_inputs(inputs_path)
         bar = progress_bar("probing", quiet)
         report = probe(schema, inputs, n=n, threshold=threshold, model=with_adapter(model, lora),

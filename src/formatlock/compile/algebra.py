@@ -1,7 +1,7 @@
-"""Operations on JSON Schemas that the regex compiler needs: local references, conjunction, equality.
+"""Operations on JSON Schemas that the regex compiler needs: conjunction and equality.
 
-- :func:`resolve` finds the target of a local ``$ref`` (JSON pointers, ``$anchor`` names, ``$id``s
-  inside the document) and its JSON pointer.
+(References resolve through the one registry, :class:`formatlock.schema.references.Resolver`.)
+
 - :func:`merge_schemas` writes the conjunction of two schemas (``allOf``) as one schema, and says
   whether that is exact; where it is not, the caller validates after decoding.
 - :func:`json_key` gives JSON values a hashable form with JSON Schema's equality (``1 == 1.0``,
@@ -10,12 +10,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
-from urllib.parse import unquote, urldefrag, urljoin
 
-from ..schema.loading import pointer_token
 from .regexes import number_bounds
 
 # Keywords that never constrain output (annotations, and structure walked separately).
@@ -25,7 +22,6 @@ ANNOTATIONS = frozenset({
     "contentEncoding", "contentMediaType", "contentSchema", "$recursiveAnchor",
 })
 REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
-_NOT_SCHEMAS = ("enum", "const", "examples", "default")  # values, never walked for subschemas
 
 
 def json_key(value: Any) -> Any:
@@ -47,60 +43,7 @@ def ref_of(schema: dict[str, Any]) -> str | None:
     """The reference a schema object makes, if any (dynamic references resolve statically here)."""
     for key in REF_KEYWORDS:
         if isinstance(schema.get(key), str):
-            return schema[key]  # type: ignore[no-any-return]
-    return None
-
-
-# -- references ------------------------------------------------------------------------------
-
-def resolve(root: Any, ref: str) -> tuple[Any, str] | None:
-    """The subschema a local reference points to and its JSON pointer; None if not in the document."""
-    base, _, fragment = ref.partition("#")
-    root_id = root.get("$id", root.get("id")) if isinstance(root, dict) else None
-    root_uri = _absolute(root_id if isinstance(root_id, str) else "", "")
-    node, node_ptr = root, ""
-    if base and _absolute(root_uri, base) != root_uri:
-        wanted = _absolute(root_uri, base)
-        found = _find(root, lambda n: any(isinstance(n.get(k), str) and _absolute(root_uri, n[k]) == wanted
-                                          for k in ("$id", "id")), "")
-        if found is None:
-            return None
-        node, node_ptr = found
-    if fragment and not fragment.startswith("/"):
-        names = {"#" + fragment}
-        return _find(node, lambda n: fragment in (n.get("$anchor"), n.get("$dynamicAnchor"))
-                     or bool(names & {n.get("$id"), n.get("id")}), node_ptr)
-    for token in fragment.split("/")[1:] if fragment else []:
-        token = unquote(token).replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            return None
-        node_ptr += "/" + pointer_token(token)
-    return node, node_ptr
-
-
-def _absolute(base: str, uri: str) -> str:
-    """``uri`` resolved against ``base``, without its fragment."""
-    return urldefrag(urljoin(base, uri)).url
-
-
-def _find(node: Any, predicate: Callable[[dict[str, Any]], bool], ptr: str) -> tuple[Any, str] | None:
-    """Depth-first search for the first subschema matching ``predicate``, with its pointer."""
-    stack = [(node, ptr)]
-    while stack:
-        current, where = stack.pop()
-        if isinstance(current, dict):
-            if predicate(current):
-                return current, where
-            children = [(v, f"{where}/{pointer_token(k)}") for k, v in current.items() if k not in _NOT_SCHEMAS]
-        elif isinstance(current, list):
-            children = [(v, f"{where}/{i}") for i, v in enumerate(current)]
-        else:
-            continue
-        stack.extend(reversed(children))
+            return schema[key]
     return None
 
 

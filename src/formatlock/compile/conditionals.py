@@ -72,7 +72,7 @@ def branches(
     groups: dict[tuple[bool, ...], list[Any]] = {}
     for value in values:
         groups.setdefault(tuple(json_key(value) in m for m in members), []).append(value)
-    alternatives = [(signature, {"enum": group}) for signature, group in groups.items()]
+    alternatives: list[tuple[tuple[bool, ...], dict[str, Any]]] = [(signature, {"enum": group}) for signature, group in groups.items()]
     if open_ended:  # values no test names fail every test, since each test is a list of values
         alternatives.append((tuple(False for _ in conditionals), {"not": {"enum": values}}))
     # Without the property, a test passes unless it requires it. The branch of values with the same

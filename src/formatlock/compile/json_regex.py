@@ -19,12 +19,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
-from ..schema.loading import pointer_token, validator_class
+from ..errors import SchemaError
+from ..schema.loading import validator_class
+from ..schema.references import Resolver, pointer_token
 from . import conditionals
 from . import regexes as rx
-from .algebra import ANNOTATIONS, REF_KEYWORDS, conjoin, json_key, merge_schemas, ref_of, resolve
+from .algebra import ANNOTATIONS, REF_KEYWORDS, conjoin, json_key, merge_schemas, ref_of
 from .regexes import Frag
 
 Enforcement = Literal["mask", "resample", "unsupported"]
@@ -108,7 +110,7 @@ def compile_schema(document: Any, limits: Limits = DEFAULT_LIMITS) -> CompiledSc
         compiler = _Compiler(document, attempt)
         try:
             return compiler.result(compiler.compile())
-        except _TooLarge as exc:
+        except _TooLargeError as exc:
             reason = str(exc)
             attempt = compiler.relaxed()
     note = f"the mask would be too large even with its bounds relaxed: {reason}"
@@ -141,7 +143,7 @@ _ASSERTIONS = frozenset({
 _LEGACY_REF_DRAFTS = ("Draft3Validator", "Draft4Validator", "Draft6Validator", "Draft7Validator")
 
 
-class _TooLarge(Exception):
+class _TooLargeError(Exception):
     """The regex outgrew its budget under the current limits."""
 
 
@@ -155,6 +157,7 @@ class _Compiler:
 
     def __init__(self, root: Any, limits: Limits) -> None:
         self.root = root
+        self.refs = Resolver(root)
         self.limits = limits
         self.log: list[KeywordUse] = []
         self.failure: KeywordUse | None = None
@@ -166,7 +169,7 @@ class _Compiler:
         self.depth = self.deepest = 0  # containers around the current subschema, and the most seen
         try:
             cls = validator_class(root)
-        except Exception:  # an unknown $schema: compile as the default draft
+        except SchemaError:  # an unknown $schema: compile as the default draft
             cls = validator_class({})
         self.validator_cls = cls
         self.legacy_ref = cls.__name__ in _LEGACY_REF_DRAFTS  # $ref siblings are ignored there
@@ -177,7 +180,7 @@ class _Compiler:
         self._generic: Frag | None = None
 
     # -- bookkeeping ----------------------------------------------------------------------
-    def record(self, pointer: str, keyword: str, how: str, note: str = "") -> None:
+    def record(self, pointer: str, keyword: str, how: Enforcement, note: str = "") -> None:
         self.log.append(KeywordUse(pointer, keyword, how, note))
 
     def fail(self, pointer: str, keyword: str, note: str) -> None:
@@ -187,9 +190,9 @@ class _Compiler:
         try:
             frag = self.node(self.root, "")
         except RecursionError:
-            raise _TooLarge("the schema nests too deeply") from None
+            raise _TooLargeError("the schema nests too deeply") from None
         if frag is not None and frag.depth > self.limits.max_nesting:
-            raise _TooLarge(f"groups nest more than {self.limits.max_nesting} deep")
+            raise _TooLargeError(f"groups nest more than {self.limits.max_nesting} deep")
         return frag
 
     def result(self, frag: Frag | None) -> CompiledSchema:
@@ -201,9 +204,9 @@ class _Compiler:
             if stronger or (order[use.enforcement] == order[old.enforcement] and not old.note):  # type: ignore[union-attr]
                 strongest[(use.pointer, use.keyword)] = use
         for pointer in self.cut:
-            use = strongest.get((pointer, "$ref"))
-            if use is not None and use.enforcement == MASK:
-                strongest[(pointer, "$ref")] = replace(use, note=f"recursive: unrolled {self.limits.max_ref_depth} deep")
+            ref_use = strongest.get((pointer, "$ref"))
+            if ref_use is not None and ref_use.enforcement == MASK:
+                strongest[(pointer, "$ref")] = replace(ref_use, note=f"recursive: unrolled {self.limits.max_ref_depth} deep")
         if frag is None:
             failure = self.failure or KeywordUse("", "schema", UNSUPPORTED, "no value satisfies the schema")
             strongest[(failure.pointer, failure.keyword)] = failure
@@ -261,7 +264,7 @@ class _Compiler:
         """
         self.visits += 1
         if self.visits > _MAX_VISITS:
-            raise _TooLarge(f"more than {_MAX_VISITS:,} subschemas to compile")
+            raise _TooLargeError(f"more than {_MAX_VISITS:,} subschemas to compile")
         if schema is False:
             self.fail(ptr, "false", "the schema `false` admits no value")
             return None
@@ -269,7 +272,7 @@ class _Compiler:
             return self.generic()
         frag = self.dispatch(schema, ptr, schema if exact is None else exact)
         if frag is not None and frag.size > self.limits.max_size:
-            raise _TooLarge(f"more than {self.limits.max_size:,} regex states")
+            raise _TooLargeError(f"more than {self.limits.max_size:,} regex states")
         return frag
 
     def dispatch(self, schema: dict[str, Any], ptr: str, exact: Any) -> Frag | None:
@@ -347,7 +350,7 @@ class _Compiler:
         entered: list[str] = []
         merged = False
         while isinstance(schema, dict) and (ref := ref_of(schema)) is not None:
-            found = resolve(self.root, ref)
+            found = self.refs.lookup(ref, schema)
             if found is None:
                 self.fail(ptr, "$ref", f"cannot resolve {ref!r} within the schema")
                 return None
@@ -427,7 +430,7 @@ class _Compiler:
                 view = merge_schemas(view, candidates[i])[0]
         if not isinstance(view, dict) or self.types(view) != ["object"]:
             return None
-        required = view.get("required") if isinstance(view.get("required"), list) else []
+        required: list[Any] = view["required"] if isinstance(view.get("required"), list) else []
         names = [c.name for c in found.values()]
         for name in sorted(dict.fromkeys(names), key=names.count, reverse=True):
             group = {i: c for i, c in found.items() if c.name == name}
@@ -452,7 +455,7 @@ class _Compiler:
         """The schema a bare ``$ref`` (annotations aside) leads to; anything else as it is."""
         seen: set[str] = set()
         while isinstance(schema, dict) and (ref := ref_of(schema)) is not None and ref not in seen:
-            found = resolve(self.root, ref)
+            found = self.refs.lookup(ref, schema)
             if found is None or schema.keys() - ANNOTATIONS - set(REF_KEYWORDS):
                 break
             seen.add(ref)
@@ -513,8 +516,8 @@ class _Compiler:
         accepted = frozenset([declared] if isinstance(declared, str) else declared or _ALL_TYPES)
         allowed = {}
         for name, sub in (schema.get("properties") or {}).items():
-            if isinstance(sub, dict) and ref_of(sub) is not None:
-                found = resolve(self.root, ref_of(sub))  # type: ignore[arg-type]
+            if isinstance(sub, dict) and (ref := ref_of(sub)) is not None:
+                found = self.refs.lookup(ref, sub)
                 sub = found[0] if found else {}
             choices = _choices(sub) if isinstance(sub, dict) else None
             if choices is not None:
@@ -558,13 +561,13 @@ class _Compiler:
         """The values that are valid against ``schema`` (an original subschema); None if unknown."""
         try:
             if self._validator is None:
-                from ..schema.loading import local_registry
+                from ..schema.references import local_registry
 
                 cls = self.validator_cls
                 self._validator = cls(self.root, registry=local_registry(self.root), format_checker=cls.FORMAT_CHECKER)
             check = self._validator.evolve(schema=schema)
             return [v for v in values if check.is_valid(v)]
-        except Exception:  # unresolvable references, invalid patterns: leave it to the check after decoding
+        except Exception:  # noqa: BLE001 - unresolvable references, invalid patterns: leave it to the check after decoding
             return None
 
     # -- scalars ----------------------------------------------------------------------------
@@ -618,7 +621,7 @@ class _Compiler:
         if "pattern" in schema and (by_format is None or rx.whole_match(schema["pattern"])):
             try:
                 by_pattern = rx.pattern_string(schema["pattern"], self.pattern_limits, (lo, hi))
-            except rx.PatternUnsupported as exc:
+            except rx.PatternUnsupportedError as exc:
                 self.record(ptr, "pattern", RESAMPLE, f"{exc}; checked after decoding")
             else:
                 self.used_free = self.used_free or self.limits.free_pattern_repeats is not None
@@ -713,10 +716,11 @@ class _Compiler:
         if patterns and (props or (trim and not needed)):
             self.record(ptr, "patternProperties", MASK, "applied to the named members; no other keys are generated")
         body = rx.object_members(members, self.limits.optional_start_size)
-        least, most = len(required), len(members)
+        least: int = len(required)
+        most: int | None = len(members)
         if pair is not None and members:
             more = self.free_count(0)
-            most = None if more is None else most + more
+            most = None if more is None else len(members) + more
             body = rx.seq(body, rx.repeat(rx.seq(rx.literal(","), pair), 0, more))
         elif pair is not None:  # a map: its member count is the number of free pairs
             least = needed
@@ -752,7 +756,7 @@ class _Compiler:
                 (pattern, sub), = patterns.items()
                 try:
                     key, _ = rx.pattern_string(pattern, self.pattern_limits)
-                except rx.PatternUnsupported:
+                except rx.PatternUnsupportedError:
                     key = None
                 if key is not None:
                     self.record(ptr, "patternProperties", MASK)
@@ -809,7 +813,9 @@ class _Compiler:
             self.node if lo > len(head) else self.optional_node)(rest, f"{ptr}/{rest_key}")
         if item is None:
             if lo > len(head):
-                return None if rest is not False else self.fail(ptr, "minItems", "more items are required than the schema allows")
+                if rest is False:
+                    self.fail(ptr, "minItems", "more items are required than the schema allows")
+                return None
             hi = len(head) if hi is None else min(hi, len(head))
         tail_lo = max(0, lo - len(head))
         tail_hi = None if hi is None else hi - len(head)
@@ -878,7 +884,12 @@ def _conjoin_all(schemas: list[Any]) -> Any:
     return out
 
 
+@overload
+def _count(value: Any, default: int) -> int: ...
+@overload
+def _count(value: Any, default: None) -> int | None: ...
 def _count(value: Any, default: int | None) -> int | None:
+    """A count keyword's value (minLength, maxItems, ...), or ``default`` where it is not a number."""
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 

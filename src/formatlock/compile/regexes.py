@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..automata.charsets import MAX_CODE, SURROGATES, Ranges, class_items, complement, normalise, subtract
 from ..automata.fsm import read_regex
@@ -249,7 +249,7 @@ def class_of(ranges: Ranges) -> Frag:
     """One decoded character from ``ranges``, as JSON string text (escapes where needed).
 
     Controls without a short escape are dropped (a narrower, still valid class).
-    Raises PatternUnsupported when nothing is left.
+    Raises PatternUnsupportedError when nothing is left.
     """
     ranges = normalise(ranges)
     raw = subtract(ranges, _NOT_RAW)
@@ -264,7 +264,7 @@ def class_of(ranges: Ranges) -> Frag:
         parts.append(Frag(f"[{negate}{body}]", width, 4 * width, True, 0))
     parts += [Frag(esc, 2) for ch, esc in _SHORT_ESCAPES.items() if any(a <= ord(ch) <= b for a, b in ranges)]
     if not parts:
-        raise PatternUnsupported("the character class has no character a JSON string can hold")
+        raise PatternUnsupportedError("the character class has no character a JSON string can hold")
     return alt(*parts)
 
 
@@ -443,7 +443,7 @@ def number_bounds(schema: dict[str, Any]) -> tuple[Bound | None, Bound | None]:
     return lower, upper
 
 
-def _is_finite(value: Any) -> bool:
+def _is_finite(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -537,7 +537,7 @@ def format_string(name: str) -> tuple[Frag, tuple[int, int]] | None:
 
 # --- JSON Schema patterns ------------------------------------------------------------------
 
-class PatternUnsupported(ValueError):
+class PatternUnsupportedError(ValueError):
     """The pattern uses something that cannot be expressed in the mask (lookaround, backrefs...)."""
 
 
@@ -624,7 +624,7 @@ def _parse(pattern: str) -> list:
     try:
         return read_regex(pattern, lambda items: items)
     except CompileError as exc:
-        raise PatternUnsupported(f"{exc} in the mask") from None
+        raise PatternUnsupportedError(f"{exc} in the mask") from None
 
 
 _STARTS = (C.AT_BEGINNING, C.AT_BEGINNING_STRING)
@@ -636,7 +636,7 @@ def whole_match(pattern: str) -> bool:
     """Whether ``pattern`` is anchored at both ends (``^...$``), so it describes the whole string."""
     try:
         return _is_anchored(list(_parse(pattern)))
-    except PatternUnsupported:
+    except PatternUnsupportedError:
         return False
 
 
@@ -648,9 +648,9 @@ def _is_anchored(items: list) -> bool:
 def _width(items: list) -> tuple[int, int]:
     """(min, max) characters matched by a parsed sequence (anchors match none)."""
     try:
-        return _sub(items).getwidth()  # type: ignore[no-any-return]
+        return _sub(items).getwidth()
     except IndexError:  # a backreference: its width is the group's, which a bare SubPattern does not know
-        raise PatternUnsupported("backreferences are not supported in the mask") from None
+        raise PatternUnsupportedError("backreferences are not supported in the mask") from None
 
 
 def _sub(items: list) -> Any:
@@ -668,7 +668,7 @@ def _bounded(items: list, limits: PatternLimits) -> list:
         elif op in _REPEATS:
             lo, hi, body = arg
             if lo > limits.max_repeat:
-                raise PatternUnsupported(f"a repeat of at least {lo} is longer than the mask allows ({limits.max_repeat})")
+                raise PatternUnsupportedError(f"a repeat of at least {lo} is longer than the mask allows ({limits.max_repeat})")
             if hi is C.MAXREPEAT:
                 hi = hi if limits.free_repeats is None else lo + limits.free_repeats
             else:
@@ -703,7 +703,7 @@ class _Emitter:
             parts = [] if through is None else [seq(through, self.free) if right else through]
             parts += [] if ending is None else [ending]
             if not parts:
-                raise PatternUnsupported("no string matches the pattern")
+                raise PatternUnsupportedError("no string matches the pattern")
             body = alt(*parts)
             return seq(self.free, body) if left and not right else body
         body = self.emit(items)
@@ -728,7 +728,7 @@ class _Emitter:
         if op is C.AT:
             if arg in _ENDS:
                 return None, EMPTY
-            raise PatternUnsupported(f"the anchor {str(arg).lower()} is only supported at the start")
+            raise PatternUnsupportedError(f"the anchor {str(arg).lower()} is only supported at the start")
         if not _has_anchor([(op, arg)]):
             return self.one(op, arg), None
         if op is C.BRANCH:
@@ -750,7 +750,7 @@ class _Emitter:
             if through is None:
                 return whole, ending if first == 0 else None
             return whole, seq(repeat(_wrap(through), first, last), ending)
-        raise PatternUnsupported(f"{str(op).lower()} is not supported in the mask")
+        raise PatternUnsupportedError(f"{str(op).lower()} is not supported in the mask")
 
     def emit(self, items: list) -> Frag:
         return seq(*(self.one(op, arg) for op, arg in items)) if items else EMPTY
@@ -771,13 +771,13 @@ class _Emitter:
         if op in _REPEATS:
             lo, hi, body = arg
             return repeat(_wrap(self.emit(list(body))), lo, None if hi is C.MAXREPEAT else hi)
-        raise PatternUnsupported(f"{str(op).lower()} is not supported in the mask")
+        raise PatternUnsupportedError(f"{str(op).lower()} is not supported in the mask")
 
 
 def _group_items(arg: Any) -> list:
     """The parsed items inside a group, which must carry no inline flags."""
     if arg[1] or arg[2]:
-        raise PatternUnsupported("inline flags are not supported in the mask")
+        raise PatternUnsupportedError("inline flags are not supported in the mask")
     return list(arg[3])
 
 
@@ -792,7 +792,7 @@ def _class_ranges(items: list) -> Ranges:
     try:
         negate, ranges, has_category = class_items(items, _ASCII)
     except ValueError as exc:
-        raise PatternUnsupported(f"{exc} in the mask") from None
+        raise PatternUnsupportedError(f"{exc} in the mask") from None
     if not negate:
         return ranges
     # [^\d] excludes every Unicode digit: only its ASCII complement is known to be safe.

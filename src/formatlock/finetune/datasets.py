@@ -78,7 +78,8 @@ def split(examples: Iterable[Example], seed: int, fraction: float) -> tuple[list
     unique: dict[str, Example] = {}
     for example in examples:
         unique.setdefault(example.prompt, example)
-    train, val = [], []
+    train: list[Example] = []
+    val: list[Example] = []
     for example in unique.values():
         (val if is_validation(example.prompt, seed, fraction) else train).append(example)
     if fraction > 0 and not val and len(train) > 1:

@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..schema.loading import Schema, base_uri, local_registry, pointer_token
+from ..schema.loading import Schema
+from ..schema.references import base_uri, local_registry, pointer_token
 
 MIN_COPIED = 12  # characters a value must have before it counts as copied text
 MIN_FOR_SHARE = 5  # targets a field needs before its distribution is judged

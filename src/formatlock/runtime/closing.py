@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from re import _constants as C  # noqa: N812 - the stdlib's own names
+from typing import Any
 
 import numpy as np
 
@@ -43,23 +44,23 @@ def _seq(items: list) -> tuple[int, int]:
     return least, max(reach, least)
 
 
-def _one(op: object, arg: object) -> tuple[int, int]:
+def _one(op: object, arg: Any) -> tuple[int, int]:
     if op is C.LITERAL:
-        return _utf8(arg), _utf8(arg)  # type: ignore[arg-type]
+        return _utf8(arg), _utf8(arg)
     if op in (C.NOT_LITERAL, C.ANY):
         return 1, 4
     if op is C.IN:
-        ranges = subtract(_class_ranges(arg), SURROGATES)  # type: ignore[arg-type]
+        ranges = subtract(_class_ranges(arg), SURROGATES)
         if not ranges:
             return 0, 0
         return _utf8(ranges[0][0]), _utf8(ranges[-1][1])
     if op is C.SUBPATTERN:
-        return _seq(list(arg[3]))  # type: ignore[index]
+        return _seq(list(arg[3]))
     if op is C.BRANCH:
-        found = [_seq(list(branch)) for branch in arg[1]]  # type: ignore[index]
+        found = [_seq(list(branch)) for branch in arg[1]]
         return min(f[0] for f in found), max(f[1] for f in found)
     if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
-        lo, hi, body = arg  # type: ignore[misc]
+        lo, hi, body = arg
         if hi == 0:
             return 0, 0
         body_least, body_reach = _seq(list(body))

@@ -92,10 +92,10 @@ class Decoder:
                 if forced:
                     if len(out) + len(forced) > max_tokens:
                         return self._finish(out, steps, truncated=True)
-                    for token in forced:
-                        if not masking.consume(token):
-                            raise DecodingError(f"the mask engine forced token {token} and then refused it")
-                        emitted += pieces[token]
+                    for forced_token in forced:
+                        if not masking.consume(forced_token):
+                            raise DecodingError(f"the mask engine forced token {forced_token} and then refused it")
+                        emitted += pieces[forced_token]
                     closing.advance(forced)
                     out += forced
                     pending += forced
@@ -121,7 +121,7 @@ class Decoder:
                 pending = []
                 steps += 1
             token = self._sample(logits, mask, temperature, rng, closing, limit)
-            if token is _CLOSED_OUT:
+            if token == _CLOSED_OUT:
                 return self._finish(out, steps, truncated=True)
             if token is None:
                 return self._finish(out, steps)
@@ -168,7 +168,7 @@ class Decoder:
         rng: np.random.Generator,
         closing: Closing | None = None,
         limit: int | None = None,
-    ) -> int | None | object:
+    ) -> int | None:
         """Pick the next token that ``mask`` allows (or stop); ``None`` means stop.
 
         The model's own choice is tried first and kept if the mask allows it: that is the choice
@@ -229,4 +229,4 @@ class Decoder:
                                            len(scores) - 1)]
 
 
-_CLOSED_OUT = object()  # no allowed token closes the output in time
+_CLOSED_OUT = -1  # no allowed token closes the output in time (token ids are never negative)

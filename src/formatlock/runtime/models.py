@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from .. import settings
 from ..errors import ModelError, UsageError
@@ -175,7 +175,7 @@ def split_adapter(ref: str | os.PathLike[str] | None) -> tuple[str | os.PathLike
     return base, _gguf_file(Path(adapter).expanduser(), "LoRA adapter")
 
 
-def is_server_ref(ref: Any) -> bool:
+def is_server_ref(ref: Any) -> TypeGuard[str]:
     """Whether ``ref`` names a model on an OpenAI-compatible server rather than a GGUF here."""
     return isinstance(ref, str) and ref.lower().startswith(SERVER_SCHEMES)
 

@@ -111,6 +111,9 @@ def callables(checker: Any, names: set[str]) -> dict[str, Callable[[str], bool]]
     Handing these to another engine keeps its format verdicts those of ``checker`` exactly,
     including which names are mere annotations.
     """
+    def conforms(name: str) -> Callable[[str], bool]:
+        return lambda value: checker.conforms(value, name)
+
     known = checker.checkers
-    return {name: (lambda value, name=name: checker.conforms(value, name)) if name in known else (lambda value: True)
+    return {name: conforms(name) if name in known else (lambda value: True)
             for name in names}

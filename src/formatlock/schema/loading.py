@@ -14,13 +14,15 @@ import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
-from urllib.parse import urljoin, urlsplit
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SchemaError
+from .references import check_refs, pointer_token
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator as ValidatorClass
 
 DEFAULT_DRAFT_URI = "https://json-schema.org/draft/2020-12/schema"
 _CHECKED: set[str] = set()  # canonical JSON of schemas that passed check_schema in this process
@@ -116,7 +118,7 @@ def _from_import(ref: str) -> Schema:
         sys.path.insert(0, str(Path.cwd()))
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # an import can fail in any way; report it in one line
+    except Exception as exc:  # noqa: BLE001 - an import can fail in any way; report it in one line
         raise SchemaError(f"cannot import {module_name!r} for schema {ref!r}: {exc}") from None
     target: Any = module
     for part in attr.split("."):
@@ -131,7 +133,7 @@ def _from_import(ref: str) -> Schema:
 def _from_pydantic(model: type, name: str) -> Schema:
     try:
         document = model.model_json_schema()  # type: ignore[attr-defined]
-    except Exception as exc:  # Pydantic raises several types for unserialisable models
+    except Exception as exc:  # noqa: BLE001 - Pydantic raises several types for unserialisable models
         raise SchemaError(f"cannot build a JSON Schema from {name}: {exc}") from None
     return _checked(document, name=name, source=f"{model.__module__}:{model.__qualname__}", pydantic_model=model)
 
@@ -158,9 +160,7 @@ def check_schema(document: Any, source: str = "schema") -> None:
     cls = validator_class(document, source)
     try:
         cls.check_schema(document)
-        registry = local_registry(document)  # once: it is keyed by the whole document's JSON
-        for pointer, ref, base, keyword in iter_refs(document, base=base_uri(document)):
-            _check_ref_resolves(registry, ref, base, pointer, keyword, source)
+        check_refs(document, source)
     except MetaError as exc:
         pointer = "/" + "/".join(str(p) for p in exc.absolute_path)
         raise SchemaError(f"{source}: invalid schema at {pointer}: {exc.message}") from None
@@ -169,7 +169,7 @@ def check_schema(document: Any, source: str = "schema") -> None:
     _CHECKED.add(canonical)
 
 
-def validator_class(document: Any, source: str = "schema") -> type:
+def validator_class(document: Any, source: str = "schema") -> type[ValidatorClass]:
     """The jsonschema validator class for the schema's ``$schema`` (default draft 2020-12)."""
     from jsonschema import validators
 
@@ -177,80 +177,11 @@ def validator_class(document: Any, source: str = "schema") -> type:
         uri = document["$schema"]
         if not isinstance(uri, str):
             raise SchemaError(f"{source}: $schema must be a URI string, not {json.dumps(uri)[:80]}")
-        cls = validators.validator_for(document, default=None)  # type: ignore[arg-type]
+        cls = validators.validator_for(document, default=None)
         if cls is None:
             raise SchemaError(f"{source}: unknown $schema {uri!r}")
         return cls
     return validators.validator_for({"$schema": DEFAULT_DRAFT_URI})
-
-
-def iter_refs(node: Any, pointer: str = "", base: str = "") -> Iterator[tuple[str, str, str, str]]:
-    """Every ``$ref``/``$dynamicRef``: the pointer of the object holding it, the ref, its base URI, the keyword."""
-    if isinstance(node, dict):
-        if isinstance(node.get("$id"), str) and pointer:
-            base = urljoin(base, node["$id"])
-        for keyword in ("$ref", "$dynamicRef"):
-            if isinstance(node.get(keyword), str):
-                yield pointer, node[keyword], base, keyword
-        for key, value in node.items():
-            if key in ("enum", "const", "examples", "default"):
-                continue
-            yield from iter_refs(value, f"{pointer}/{pointer_token(key)}", base)
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from iter_refs(value, f"{pointer}/{i}", base)
-
-
-def pointer_token(token: Any) -> str:
-    """Escape one JSON pointer reference token (RFC 6901)."""
-    return str(token).replace("~", "~0").replace("/", "~1")
-
-
-def _check_ref_resolves(registry: Any, ref: str, base: str, pointer: str, keyword: str, source: str) -> None:
-    from referencing.exceptions import PointerToNowhere, Unresolvable
-
-    where = f"{keyword} {ref!r} at {pointer or '/'}"
-    try:
-        registry.resolver(base).lookup(ref)
-    except PointerToNowhere:
-        raise SchemaError(f"{source}: {where} points to nothing in the schema") from None
-    except Unresolvable:
-        if ref.startswith("#"):
-            raise SchemaError(f"{source}: {where} names no anchor or place in the schema") from None
-        if urlsplit(ref).scheme in ("", "file"):
-            raise SchemaError(f"{source}: {where} names another file; formatlock resolves references inside "
-                              "the schema only: move that schema into $defs") from None
-        raise SchemaError(f"{source}: remote {where} is not fetched; formatlock resolves only local "
-                          "references and bundled metaschemas") from None
-
-
-def local_registry(document: Any):  # noqa: ANN201 - a referencing.Registry
-    """The document itself plus the bundled metaschemas; retrieving anything else fails."""
-    return _registry(json.dumps(document, sort_keys=True))
-
-
-@lru_cache(maxsize=64)
-def _registry(canonical: str):  # noqa: ANN202
-    from jsonschema_specifications import REGISTRY as METASCHEMAS
-    from referencing import Registry, Resource
-    from referencing.exceptions import NoSuchResource
-    from referencing.jsonschema import DRAFT202012
-
-    def refuse(uri: str):  # noqa: ANN202
-        raise NoSuchResource(ref=uri)
-
-    document = json.loads(canonical)
-    resource = Resource.from_contents(document, default_specification=DRAFT202012)
-    return METASCHEMAS.combine(Registry(retrieve=refuse)).with_resource(base_uri(document), resource)
-
-
-def base_uri(document: Any) -> str:
-    """The URI the schema's root is known by: its ``$id`` (``id`` before draft 6), else a fixed URN."""
-    if isinstance(document, dict):
-        for key in ("$id", "id"):
-            if isinstance(document.get(key), str):
-                return document[key].removesuffix("#")  # an empty fragment names the same resource
-    return "urn:formatlock:schema"
 
 
 # Keywords with no validation function that a schema may still carry (annotations, identifiers,

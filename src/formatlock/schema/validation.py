@@ -15,7 +15,8 @@ from typing import Any
 
 from ..errors import Issue
 from .formats import callables, stricter, used_formats
-from .loading import Schema, local_registry, pointer_token, validator_class
+from .loading import Schema, validator_class
+from .references import local_registry, pointer_token
 
 _RUST_DRAFTS = ("Draft4Validator", "Draft6Validator", "Draft7Validator", "Draft201909Validator", "Draft202012Validator")
 

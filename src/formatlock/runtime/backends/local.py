@@ -65,7 +65,7 @@ class Local(Backend):
             try:
                 yield _LocalSession(decoder_for(self.model), tokens, guide)
             finally:
-                automaton_store.save(constraint.regex, self.model)
+                automaton_store.save(constraint.masked_regex(), self.model)
 
     def free(self, prompt: Prompt, *, instruction: str | None, max_tokens: int, temperature: float,
              seed: int | None, stop: Callable[[str], bool] | None = None) -> Decoded:

@@ -19,7 +19,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from ... import settings
@@ -113,6 +113,12 @@ class Server(Backend):
             self.dialect = self._settle_dialect()
             self._ready = True
 
+    @property
+    def _model_id(self) -> str:
+        """The model requests name; _check_model (the first step of open) settles it."""
+        assert self._model is not None, "open() names the model first"
+        return self._model
+
     def _check_model(self) -> None:
         import openai
 
@@ -156,7 +162,7 @@ class Server(Backend):
         try:
             request = dialects.schema_request(dialect, _PROBE_SCHEMA)
             reply = self._client.with_options(max_retries=0).chat.completions.create(
-                model=self._model, messages=[{"role": "user", "content": "Say hello."}], max_tokens=48,
+                model=self._model_id, messages=[{"role": "user", "content": "Say hello."}], max_tokens=48,
                 temperature=0, seed=0, **request)
             return json.loads(reply.choices[0].message.content or "") == {"probe": _PROBE_VALUE}
         except (openai.APIStatusError, ValueError, TypeError, AttributeError, IndexError, UsageError):
@@ -187,7 +193,7 @@ class Server(Backend):
         if timeout is not None:
             options["timeout"] = timeout
         reply = self._call(lambda: self._client.chat.completions.create(
-            model=self._model, messages=messages, max_tokens=max_tokens, temperature=temperature,
+            model=self._model_id, messages=cast(Any, messages), max_tokens=max_tokens, temperature=temperature,
             **options, **request), "complete")
         try:
             choice = reply.choices[0]
