@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,33 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh FORMATLOCK_HOME (call log, caches) per test, so no test sees another's calls."""
     monkeypatch.setenv("FORMATLOCK_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
+
+
+@dataclass
+class TinyAdapter:
+    """A LoRA adapter trained by `formatlock finetune` on 4 examples of the bundled export (about a minute)."""
+
+    out: Path  # the --out folder: adapter.gguf and finetune.json
+    stderr: str  # what the training command printed
+
+
+@pytest.fixture(scope="session")
+def tiny_adapter(tmp_path_factory: pytest.TempPathFactory) -> TinyAdapter:
+    """Trained once per session and shared (read-only) by the tests that need a real adapter."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from formatlock.cli import cli
+
+    pytest.importorskip("peft", reason="needs the train extra: pip install 'formatlock[train]'")
+    root = tmp_path_factory.mktemp("adapter")
+    data = Path(shutil.copytree(Path(__file__).resolve().parents[1] / "finetune_data" / "support_ticket", root / "data"))
+    out = root / "adapter"
+    result = CliRunner().invoke(cli, ["finetune", "--data", str(data), "--out", str(out), "--max-examples", "4",
+                                      "--learning-rate", "1e-3", "--rank", "4"])
+    assert result.exit_code == 0, result.stderr
+    return TinyAdapter(out, result.stderr)
 
 
 # Servers: a real llama-cpp-python server on the embedded model, and a scripted stub for the

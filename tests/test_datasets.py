@@ -90,8 +90,16 @@ def test_inputs_jsonl_with_metadata_and_plain_text(tmp_path: Path) -> None:
     assert inputs[0].meta == {"id": 7} and inputs[1].meta == {}
 
 
+def test_an_exports_val_jsonl_reads_as_its_held_out_prompts() -> None:
+    val = Path(__file__).resolve().parents[1] / "finetune_data" / "support_ticket" / "val.jsonl"
+    rows = [json.loads(line) for line in val.read_text().splitlines()]
+    inputs = read_inputs(val)
+    assert [i.text for i in inputs] == [r["messages"][1]["content"] for r in rows] and inputs[0].meta == {}
+
+
 @pytest.mark.parametrize("text, message", [
-    ('{"input": 3}\n', ":1: expected"), ('hello\n{"input": "x"\n', ":2: not valid JSON"), ("\n \n", "no inputs"),
+    ('{"input": 3}\n', ":1: expected"),
+    ('{"messages": [{"role": "assistant", "content": "{}"}]}\n', ":1: expected"), ('hello\n{"input": "x"\n', ":2: not valid JSON"), ("\n \n", "no inputs"),
 ])
 def test_bad_inputs_name_the_line(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "in.jsonl"

@@ -19,6 +19,8 @@ from click.testing import CliRunner
 from formatlock.cli import cli
 from formatlock.runtime.models import load_model
 
+from conftest import TinyAdapter
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "finetune_data" / "support_ticket"
 
 
@@ -39,13 +41,9 @@ def last_logits(model_ref: str, text: str) -> np.ndarray:
         return np.ctypeslib.as_array(logits, shape=(model.n_vocab,)).copy()
 
 
-def test_a_tiny_run_writes_an_adapter_llama_cpp_loads_and_it_changes_the_model(dataset: Path, tmp_path: Path) -> None:
-    pytest.importorskip("peft", reason="needs the train extra: pip install 'formatlock[train]'")
-    out = tmp_path / "adapter"
-    result = CliRunner().invoke(cli, ["finetune", "--data", str(dataset), "--out", str(out), "--max-examples", "4",
-                                      "--learning-rate", "1e-3", "--rank", "4"])
-    assert result.exit_code == 0, result.stderr
-    assert "training: 4/4 steps" in result.stderr
+def test_a_tiny_run_writes_an_adapter_llama_cpp_loads_and_it_changes_the_model(tiny_adapter: TinyAdapter) -> None:
+    out = tiny_adapter.out
+    assert "training: 4/4 steps" in tiny_adapter.stderr
     record = json.loads((out / "finetune.json").read_text())
     assert record["examples"] == {"train": 4, "val": 4} and record["base_model"] == "smollm2"
     assert len(record["base_model_sha256"]) == 64 and len(record["dataset_manifest_sha256"]) == 64

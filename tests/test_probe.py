@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from formatlock import generation
 from formatlock.cli import cli
+from formatlock.cli.probe_cmd import _print_comparison
 from formatlock.enforce import enforce
 from formatlock.errors import Attempt, EnforcementError, Issue
 from formatlock.finetune.inputs import Input
@@ -17,6 +18,8 @@ from formatlock.finetune.probe import FINE_TUNE, RELIABLE, failure_kind, probe
 from formatlock.runtime.decoding import Decoded
 from formatlock.runtime.prompting import schema_instruction
 from formatlock.schema.loading import load_schema
+
+from conftest import TinyAdapter
 
 PERSON = {"title": "Person", "type": "object", "additionalProperties": False, "required": ["name"],
           "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}}}
@@ -196,3 +199,38 @@ def test_prompt_only_sampling_stops_once_the_reply_is_settled() -> None:
     assert not decoded.truncated and decoded.tokens == len(seen) < 200
     assert decoded.text == seen[-1] and settled(decoded.text)
     assert not any(settled(text) for text in seen[:-1])  # it stopped at the first settled text
+
+
+def test_compare_probes_base_and_adapter_on_the_same_inputs(tmp_path: Path, tiny_adapter: TinyAdapter,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    adapter = tiny_adapter.out / "adapter.gguf"
+    inputs = tmp_path / "held_out.txt"
+    inputs.write_text("The app crashes when I upload a photo\nI was charged twice this month\n")
+    args = ["probe", "--schema", "support_ticket", "--inputs", str(inputs), "--max-tokens", "48", "--quiet"]
+    result = CliRunner().invoke(cli, [*args, "--compare", str(adapter), "--output", "json"])
+    assert result.exit_code in (0, 1), result.stderr
+    data = json.loads(result.stdout)
+    base, tuned = data["base"], data["adapter"]
+    assert base["model"] == "smollm2" and tuned["model"] == "smollm2+adapter.gguf"
+    assert [i["input"] for i in base["inputs"]] == [i["input"] for i in tuned["inputs"]]  # the same held-out inputs
+    assert base["constrained_valid_rate"] == tuned["constrained_valid_rate"] == 1.0
+    assert data["prompt_only_gain"] == pytest.approx(tuned["prompt_only_valid_rate"] - base["prompt_only_valid_rate"])
+    assert result.exit_code == (0 if tuned["verdict"] == RELIABLE else 1)
+    _print_comparison(base, tuned)
+    table = capsys.readouterr().out
+    assert "with adapter" in table and "prompt-only valid" in table
+    assert any(line.startswith("verdict") and base["verdict"] in line and tuned["verdict"] in line for line in table.splitlines())
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--lora", "x.gguf"], "without --lora or --from-log"),
+    (["--from-log"], "exactly one"),
+])
+def test_compare_refuses_conflicting_options(tmp_path: Path, extra: list[str], message: str) -> None:
+    adapter = tmp_path / "a.gguf"
+    adapter.write_bytes(b"GGUF")
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("x\n")
+    result = CliRunner().invoke(cli, ["probe", "--schema", "support_ticket", "--inputs", str(inputs),
+                                      "--compare", str(adapter), *extra])
+    assert result.exit_code == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -14,7 +14,8 @@ schema_option = click.option(
 
 inputs_option = click.option(
     "--inputs", "inputs_path", type=click.Path(dir_okay=False), metavar="FILE",
-    help='JSONL of {"input": "..."} (other keys kept as metadata) or plain text, one input per line.')
+    help='JSONL of {"input": "..."} (other keys kept as metadata), exported chat examples (the user message '
+         'is the input), or plain text, one input per line.')
 
 MODEL_HELP = ("smollm2 (default), gemma3-270m, a .gguf path, MODEL+ADAPTER.gguf (a LoRA on it), or a model on "
               "an OpenAI-compatible server: http://HOST:PORT/v1#NAME[?dialect=D] (docs/servers.md).")

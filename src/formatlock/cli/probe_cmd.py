@@ -27,6 +27,8 @@ from .options import (
               help="Prompt-only valid rate needed for the verdict prompting-reliable.")
 @model_option
 @lora_option
+@click.option("--compare", "compare", type=click.Path(exists=True, dir_okay=False), metavar="ADAPTER",
+              help="Probe the model without and with this LoRA adapter on the same inputs and seeds, side by side.")
 @concurrency_option
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.7, show_default=True,
               help="Sampling temperature of both modes (> 0 so that N samples differ).")
@@ -37,7 +39,7 @@ from .options import (
               help="text: a short report; json: one object (rates, failure_kinds, verdict, per-input counts).")
 @quiet_option
 def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, threshold: float, model: str | None,
-            lora: str | None, concurrency: int, temperature: float, seed: int, max_tokens: int, output: str, quiet: bool) -> None:
+            lora: str | None, compare: str | None, concurrency: int, temperature: float, seed: int, max_tokens: int, output: str, quiet: bool) -> None:
     """Measure the prompt-only valid rate against the constrained one, and give a verdict.
 
     For each input, N samples with the schema described in the prompt and no mask (the reply is
@@ -53,7 +55,12 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, th
       formatlock probe --schema schema.json --inputs emails.txt --threshold 0.9 --output json
       formatlock probe --schema support_ticket --from-log
       formatlock probe --schema support_ticket --inputs held_out.jsonl --lora data/tickets/adapter/adapter.gguf
+      formatlock probe --schema support_ticket --inputs data/tickets/val.jsonl --compare data/tickets/adapter/adapter.gguf
       formatlock probe --schema support_ticket --inputs held_out.jsonl -m 'http://127.0.0.1:8080/v1#qwen' --concurrency 4
+
+    With --compare ADAPTER, both runs use the same inputs and seeds; use inputs the adapter was
+    not trained on (an export's val.jsonl prompts, which its split keeps out of training). The
+    verdict and exit code are those of the model with the adapter.
 
     \b
     Exit codes:
@@ -69,7 +76,24 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, th
     from ..schema.loading import load_schema
 
     one_source(inputs_path, from_log)
+    if compare is not None and (from_log or lora is not None):
+        raise UsageError("--compare ADAPTER probes the model without and with it: give it without --lora or --from-log")
     schema = load_schema(schema_ref)
+    if compare is not None:
+        assert inputs_path is not None  # one_source: --inputs when not --from-log
+        inputs = read_inputs(inputs_path)
+        runs = {}
+        for side, ref in (("base", with_adapter(model, None)), ("adapter", with_adapter(model, compare))):
+            runs[side] = probe(schema, inputs, n=n, threshold=threshold, model=ref, temperature=temperature, seed=seed,
+                               max_tokens=max_tokens, concurrency=concurrency, progress=progress_bar(f"probing {side}", quiet))
+        base, tuned = (runs[side].as_dict() for side in ("base", "adapter"))
+        gain = None if None in (base["prompt_only_valid_rate"], tuned["prompt_only_valid_rate"]) \
+            else tuned["prompt_only_valid_rate"] - base["prompt_only_valid_rate"]
+        if output == "json":
+            click.echo(json.dumps({"base": base, "adapter": tuned, "prompt_only_gain": gain}, ensure_ascii=False))
+        else:
+            _print_comparison(base, tuned)
+        raise SystemExit(0 if runs["adapter"].verdict == RELIABLE else 1)
     if from_log:
         report = probe_from_log(schema, threshold)
         if not report.prompt_only.samples:
@@ -87,6 +111,24 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, th
     else:
         _print_text(data)
     raise SystemExit(0 if report.verdict == RELIABLE else 1)
+
+
+def _print_comparison(base: dict, tuned: dict) -> None:
+    def rate(data: dict, name: str) -> str:
+        value = data[f"{name}_valid_rate"]
+        return "n/a" if value is None else f"{value:.0%} of {data[f'{name}_samples']}"
+
+    click.echo(f"schema {base['schema']} ({base['schema_id']}), {base['n_inputs']} inputs, the same for both")
+    rows = [("", "base", "with adapter"), ("model", base["model"] or "", tuned["model"] or ""),
+            ("prompt-only valid", rate(base, "prompt_only"), rate(tuned, "prompt_only")),
+            ("constrained valid", rate(base, "constrained"), rate(tuned, "constrained"))]
+    kinds = dict.fromkeys([*base["failure_kinds"], *tuned["failure_kinds"]])
+    rows += [(f"  {kind}", str(base["failure_kinds"].get(kind, 0)), str(tuned["failure_kinds"].get(kind, 0)))
+             for kind in kinds]
+    rows.append(("verdict", base["verdict"], tuned["verdict"]))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 def _print_text(data: dict) -> None:

@@ -52,8 +52,15 @@ def one_source(inputs_path: str | None, from_log: bool) -> None:
         raise UsageError("give exactly one of --inputs FILE or --from-log")
 
 
+def _last_user_message(messages: list[Any]) -> Any:
+    users = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    return users[-1] if users else None
+
+
 def read_inputs(path: str | Path) -> list[Input]:
-    """Inputs in file order; a line that starts with ``{`` must be a JSON object with a string ``input``."""
+    """Inputs in file order; a line that starts with ``{`` must be a JSON object with a string ``input``,
+    or an exported chat example (``{"messages": [...]}``, e.g. an export's ``val.jsonl``), whose last
+    user message is the input (its target is not kept)."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
@@ -69,8 +76,11 @@ def read_inputs(path: str | Path) -> list[Input]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InputError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
+            if isinstance(row, dict) and "input" not in row and isinstance(row.get("messages"), list):
+                row = {"input": _last_user_message(row["messages"])}
             if not isinstance(row, dict) or not isinstance(row.get("input"), str) or not row["input"].strip():
-                raise InputError(f'{path}:{number}: expected {{"input": "<non-empty text>", ...}}')
+                raise InputError(f'{path}:{number}: expected {{"input": "<non-empty text>", ...}} '
+                                 'or a chat example {"messages": [..., {"role": "user", "content": "..."}, ...]}')
             inputs.append(Input(row.pop("input"), row))
         else:
             inputs.append(Input(line.strip()))
