@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from formatlock import calllog
-from formatlock.calllog import MIGRATIONS, CallLog, LoggedAttempt, formatlock_home
+from formatlock import calllog, settings
+from formatlock.calllog import MIGRATIONS, CallLog, LoggedAttempt
 from formatlock.enforce import enforce
 from formatlock.errors import Issue
 from formatlock.schema.loading import load_schema
@@ -54,7 +54,7 @@ def attempt(call_id: str, number: int, mode: str = "wrap", valid: bool = True, *
 def test_default_location_follows_formatlock_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert CallLog().path == home / "calls.sqlite3"
     monkeypatch.delenv("FORMATLOCK_HOME")
-    assert formatlock_home() == Path.home() / ".local" / "share" / "formatlock"
+    assert settings.home() == Path.home() / ".local" / "share" / "formatlock"
 
 
 def test_fresh_database_is_migrated_and_in_wal_mode(home: Path) -> None:

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from formatlock import generation
 from formatlock.cli import cli
-from formatlock.cli.probe_cmd import _print_comparison
+from formatlock.cli.probe_cmd import _show_comparison
 from formatlock.enforce import enforce
 from formatlock.errors import Attempt, EnforcementError, Issue
 from formatlock.finetune.inputs import Input
@@ -216,7 +216,7 @@ def test_compare_probes_base_and_adapter_on_the_same_inputs(tmp_path: Path, tiny
     assert base["constrained_valid_rate"] == tuned["constrained_valid_rate"] == 1.0
     assert data["prompt_only_gain"] == pytest.approx(tuned["prompt_only_valid_rate"] - base["prompt_only_valid_rate"])
     assert result.exit_code == (0 if tuned["verdict"] == RELIABLE else 1)
-    _print_comparison(base, tuned)
+    _show_comparison(base, tuned, "text")
     table = capsys.readouterr().out
     assert "with adapter" in table and "prompt-only valid" in table
     assert any(line.startswith("verdict") and base["verdict"] in line and tuned["verdict"] in line for line in table.splitlines())

@@ -10,14 +10,9 @@ import hashlib
 import os
 import pickle
 import tempfile
-from pathlib import Path
 from typing import Any
 
-
-def cache_dir() -> Path:
-    from . import settings
-
-    return settings.cache_dir()
+from . import settings
 
 
 def key(*parts: str) -> str:
@@ -25,7 +20,7 @@ def key(*parts: str) -> str:
 
 
 def load(kind: str, name: str) -> Any:
-    path = cache_dir() / kind / f"{name}.pkl"
+    path = settings.cache_dir() / kind / f"{name}.pkl"
     try:
         return pickle.loads(path.read_bytes())
     except FileNotFoundError:
@@ -36,7 +31,7 @@ def load(kind: str, name: str) -> Any:
 
 
 def store(kind: str, name: str, value: Any) -> None:
-    folder = cache_dir() / kind
+    folder = settings.cache_dir() / kind
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".tmp") as handle:

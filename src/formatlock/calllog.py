@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from . import settings
 from .errors import FormatlockError, InputError, Issue
 from .schema.loading import Schema, load_schema
 
@@ -69,13 +70,6 @@ _keepers: dict[tuple[int, Path], sqlite3.Connection] = {}  # (pid, database) -> 
 _stored_schemas: set[tuple[Path, str]] = set()  # (database, schema id) known to be stored
 _state_lock = threading.Lock()
 _warned = False
-
-
-def formatlock_home() -> Path:
-    """formatlock's data directory: ``$FORMATLOCK_HOME``, else ``~/.local/share/formatlock``."""
-    from . import settings
-
-    return settings.home()
 
 
 @dataclass(frozen=True)
@@ -137,10 +131,10 @@ class LoggedSchema:
 
 
 class CallLog:
-    """The SQLite call log at ``path`` (default: ``calls.sqlite3`` in :func:`formatlock_home`)."""
+    """The SQLite call log at ``path`` (default: ``calls.sqlite3`` in ``FORMATLOCK_HOME``, see :mod:`formatlock.settings`)."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path is not None else formatlock_home() / "calls.sqlite3"
+        self.path = Path(path) if path is not None else settings.home() / "calls.sqlite3"
 
     def add(self, schema: Schema, attempts: Iterable[LoggedAttempt]) -> None:
         """Write attempts (and the schema, once per id) in one short transaction."""

@@ -8,6 +8,7 @@ import click
 
 from ..calllog import CallLog, SchemaStats
 from ..errors import UsageError
+from .options import table
 
 _COLUMNS = ("SCHEMA", "ID", "CALLS", "VALID CALLS", "ATTEMPTS", "VALID ATTEMPTS", "PROMPT-ONLY VALID")
 
@@ -44,7 +45,7 @@ def command(schema_ref: str | None, output_format: str) -> None:
         click.echo(f"no calls logged{scope} (database: {log.path})")
     else:
         click.echo(f"database: {log.path}")
-        click.echo(_table([_COLUMNS, *(_row(s) for s in stats)]))
+        click.echo(table([_COLUMNS, *(_row(s) for s in stats)], left=2))  # names and ids left, counts right
 
 
 def _row(s: SchemaStats) -> tuple[str, ...]:
@@ -54,10 +55,3 @@ def _row(s: SchemaStats) -> tuple[str, ...]:
             prompt_only)
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
-    """The rows as aligned columns: names and ids to the left, counts to the right."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=False))).rstrip()
-        for row in rows
-    )

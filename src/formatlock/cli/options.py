@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import click
 
@@ -55,3 +56,12 @@ def progress_bar(label: str, quiet: bool) -> Progress:
     if not quiet and not sys.stderr.isatty():
         return lambda length: _Lines(label, length)
     return lambda length: click.progressbar(length=length, label=label, file=sys.stderr, hidden=quiet)
+
+
+def table(rows: Sequence[tuple[str, ...]], left: int) -> str:
+    """The rows as aligned columns: the first ``left`` columns to the left, the rest to the right."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) if i < left else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+        for row in rows
+    )

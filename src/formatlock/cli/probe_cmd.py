@@ -14,6 +14,7 @@ from .options import (
     progress_bar,
     quiet_option,
     schema_option,
+    table,
 )
 
 
@@ -71,7 +72,7 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, th
     """
     from ..errors import UsageError
     from ..finetune.inputs import one_source, read_inputs
-    from ..finetune.probe import RELIABLE, probe, probe_from_log
+    from ..finetune.probe import RELIABLE, ProbeReport, probe, probe_from_log
     from ..runtime.models import with_adapter
     from ..schema.loading import load_schema
 
@@ -79,21 +80,6 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, th
     if compare is not None and (from_log or lora is not None):
         raise UsageError("--compare ADAPTER probes the model without and with it: give it without --lora or --from-log")
     schema = load_schema(schema_ref)
-    if compare is not None:
-        assert inputs_path is not None  # one_source: --inputs when not --from-log
-        inputs = read_inputs(inputs_path)
-        runs = {}
-        for side, ref in (("base", with_adapter(model, None)), ("adapter", with_adapter(model, compare))):
-            runs[side] = probe(schema, inputs, n=n, threshold=threshold, model=ref, temperature=temperature, seed=seed,
-                               max_tokens=max_tokens, concurrency=concurrency, progress=progress_bar(f"probing {side}", quiet))
-        base, tuned = (runs[side].as_dict() for side in ("base", "adapter"))
-        gain = None if None in (base["prompt_only_valid_rate"], tuned["prompt_only_valid_rate"]) \
-            else tuned["prompt_only_valid_rate"] - base["prompt_only_valid_rate"]
-        if output == "json":
-            click.echo(json.dumps({"base": base, "adapter": tuned, "prompt_only_gain": gain}, ensure_ascii=False))
-        else:
-            _print_comparison(base, tuned)
-        raise SystemExit(0 if runs["adapter"].verdict == RELIABLE else 1)
     if from_log:
         report = probe_from_log(schema, threshold)
         if not report.prompt_only.samples:
@@ -101,10 +87,17 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, th
     else:
         assert inputs_path is not None  # one_source: --inputs when not --from-log
         inputs = read_inputs(inputs_path)
-        bar = progress_bar("probing", quiet)
-        report = probe(schema, inputs, n=n, threshold=threshold, model=with_adapter(model, lora),
-                       temperature=temperature, seed=seed, max_tokens=max_tokens, concurrency=concurrency,
-                       progress=bar)
+
+        def sampled(ref: str | None, label: str) -> ProbeReport:
+            return probe(schema, inputs, n=n, threshold=threshold, model=ref, temperature=temperature, seed=seed,
+                         max_tokens=max_tokens, concurrency=concurrency, progress=progress_bar(label, quiet))
+
+        if compare is not None:
+            base = sampled(with_adapter(model, None), "probing base").as_dict()
+            report = sampled(with_adapter(model, compare), "probing adapter")
+            _show_comparison(base, report.as_dict(), output)
+            raise SystemExit(0 if report.verdict == RELIABLE else 1)
+        report = sampled(with_adapter(model, lora), "probing")
     data = report.as_dict()
     if output == "json":
         click.echo(json.dumps(data, ensure_ascii=False))
@@ -113,35 +106,37 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, th
     raise SystemExit(0 if report.verdict == RELIABLE else 1)
 
 
-def _print_comparison(base: dict, tuned: dict) -> None:
-    def rate(data: dict, name: str) -> str:
-        value = data[f"{name}_valid_rate"]
-        return "n/a" if value is None else f"{value:.0%} of {data[f'{name}_samples']}"
+def _rate(data: dict, mode: str) -> str:
+    """A report's valid rate in one mode (prompt_only, constrained) as "75% of 8", or n/a."""
+    value = data[f"{mode}_valid_rate"]
+    return "n/a" if value is None else f"{value:.0%} of {data[f'{mode}_samples']}"
 
+
+def _show_comparison(base: dict, tuned: dict, output: str) -> None:
+    """The base and adapter reports side by side (text), or both with the prompt-only gain (json)."""
+    if output == "json":
+        rates = (base["prompt_only_valid_rate"], tuned["prompt_only_valid_rate"])
+        gain = None if None in rates else rates[1] - rates[0]
+        click.echo(json.dumps({"base": base, "adapter": tuned, "prompt_only_gain": gain}, ensure_ascii=False))
+        return
     click.echo(f"schema {base['schema']} ({base['schema_id']}), {base['n_inputs']} inputs, the same for both")
     rows = [("", "base", "with adapter"), ("model", base["model"] or "", tuned["model"] or ""),
-            ("prompt-only valid", rate(base, "prompt_only"), rate(tuned, "prompt_only")),
-            ("constrained valid", rate(base, "constrained"), rate(tuned, "constrained"))]
+            ("prompt-only valid", _rate(base, "prompt_only"), _rate(tuned, "prompt_only")),
+            ("constrained valid", _rate(base, "constrained"), _rate(tuned, "constrained"))]
     kinds = dict.fromkeys([*base["failure_kinds"], *tuned["failure_kinds"]])
     rows += [(f"  {kind}", str(base["failure_kinds"].get(kind, 0)), str(tuned["failure_kinds"].get(kind, 0)))
              for kind in kinds]
     rows.append(("verdict", base["verdict"], tuned["verdict"]))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    click.echo(table(rows, left=3))
 
 
 def _print_text(data: dict) -> None:
-    def rate(name: str) -> str:
-        value = data[f"{name}_valid_rate"]
-        return "n/a" if value is None else f"{value:.0%} of {data[f'{name}_samples']}"
-
     click.echo(f"schema {data['schema']} ({data['schema_id']}), {data['n_inputs']} inputs")
     if data.get("model"):
         click.echo(f"model: {data['model']}")
-    click.echo(f"prompt-only valid: {rate('prompt_only')}")
+    click.echo(f"prompt-only valid: {_rate(data, 'prompt_only')}")
     how = "" if data.get("server_constraint") is not False else " (the server ignores constraints: retries only)"
-    click.echo(f"constrained valid: {rate('constrained')}{how}")
+    click.echo(f"constrained valid: {_rate(data, 'constrained')}{how}")
     if data["failure_kinds"]:
         click.echo("prompt-only failures:")
     for kind, count in data["failure_kinds"].items():

@@ -106,8 +106,9 @@ def compile_schema(document: Any, limits: Limits = DEFAULT_LIMITS) -> CompiledSc
     """
     attempt: Limits | None = limits
     reason = ""
+    refs = Resolver(document)  # one index of the document for every attempt
     while attempt is not None:
-        compiler = _Compiler(document, attempt)
+        compiler = _Compiler(document, attempt, refs)
         try:
             return compiler.result(compiler.compile())
         except _TooLargeError as exc:
@@ -155,9 +156,9 @@ class _Compiler:
     member, another branch) drops it along with the keyword uses recorded inside it.
     """
 
-    def __init__(self, root: Any, limits: Limits) -> None:
+    def __init__(self, root: Any, limits: Limits, refs: Resolver) -> None:
         self.root = root
-        self.refs = Resolver(root)
+        self.refs = refs
         self.limits = limits
         self.log: list[KeywordUse] = []
         self.failure: KeywordUse | None = None
@@ -561,10 +562,8 @@ class _Compiler:
         """The values that are valid against ``schema`` (an original subschema); None if unknown."""
         try:
             if self._validator is None:
-                from ..schema.references import local_registry
-
                 cls = self.validator_cls
-                self._validator = cls(self.root, registry=local_registry(self.root), format_checker=cls.FORMAT_CHECKER)
+                self._validator = cls(self.root, registry=self.refs.registry, format_checker=cls.FORMAT_CHECKER)
             check = self._validator.evolve(schema=schema)
             return [v for v in values if check.is_valid(v)]
         except Exception:  # noqa: BLE001 - unresolvable references, invalid patterns: leave it to the check after decoding

@@ -33,14 +33,15 @@ def render(system: str, prompt: str, target: str, fmt: str) -> dict[str, Any]:
 
 
 def turns(row: dict[str, Any], fmt: str) -> list[tuple[Any, Any]]:
-    """A row read back as (role, content) pairs with OpenAI role names."""
+    """A row read back as (role, content) pairs with OpenAI role names (``None``s for a turn that is not an object)."""
     if fmt in ("openai", "messages"):
-        return [(m.get("role"), m.get("content")) for m in row.get("messages", [])]
+        return [(m.get("role"), m.get("content")) if isinstance(m, dict) else (None, None) for m in row.get("messages", [])]
     if fmt == "alpaca":
         return [(role, row.get(key)) for role, key in _ALPACA_FIELDS.items()]
     if fmt == "sharegpt":
-        back = {v: k for k, v in _SHAREGPT_ROLES.items()}
-        return [(back.get(m.get("from"), m.get("from")), m.get("value")) for m in row.get("conversations", [])]
+        back: dict[Any, str] = {v: k for k, v in _SHAREGPT_ROLES.items()}
+        return [(back.get(m.get("from"), m.get("from")), m.get("value")) if isinstance(m, dict) else (None, None)
+                for m in row.get("conversations", [])]
     raise UsageError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
 
 

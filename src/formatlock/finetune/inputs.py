@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import InputError, UsageError
+from .dataset_formats import turns
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,6 @@ def one_source(inputs_path: str | None, from_log: bool) -> None:
         raise UsageError("give exactly one of --inputs FILE or --from-log")
 
 
-def _last_user_message(messages: list[Any]) -> Any:
-    users = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-    return users[-1] if users else None
-
-
 def read_inputs(path: str | Path) -> list[Input]:
     """Inputs in file order; a line that starts with ``{`` must be a JSON object with a string ``input``,
     or an exported chat example (``{"messages": [...]}``, e.g. an export's ``val.jsonl``), whose last
@@ -77,7 +73,8 @@ def read_inputs(path: str | Path) -> list[Input]:
             except json.JSONDecodeError as exc:
                 raise InputError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
             if isinstance(row, dict) and "input" not in row and isinstance(row.get("messages"), list):
-                row = {"input": _last_user_message(row["messages"])}
+                users = [content for role, content in turns(row, "openai") if role == "user"]
+                row = {"input": users[-1] if users else None}
             if not isinstance(row, dict) or not isinstance(row.get("input"), str) or not row["input"].strip():
                 raise InputError(f'{path}:{number}: expected {{"input": "<non-empty text>", ...}} '
                                  'or a chat example {"messages": [..., {"role": "user", "content": "..."}, ...]}')

@@ -133,7 +133,7 @@ class Resolver:
     """
 
     def __init__(self, document: Any) -> None:
-        self._registry = _registry_over(document)
+        self.registry = _registry_over(document)  # also what a validator of this document can resolve with
         self._root_base = base_uri(document)
         self._where: dict[int, tuple[str, str]] = {}  # id(subschema) -> (JSON pointer, base URI)
         for pointer, node, base in _schemas(document, _id_reader(document)):
@@ -145,7 +145,7 @@ class Resolver:
 
         base = self._where[id(at)][1] if id(at) in self._where else self._root_base
         try:
-            resolved = self._registry.resolver(base).lookup(ref)
+            resolved = self.registry.resolver(base).lookup(ref)
         except Unresolvable:
             return None
         target = resolved.contents
