@@ -76,6 +76,8 @@ def test_probe_counts_rates_kinds_and_refusals(fake_model: dict[str, list]) -> N
     expected = [kind for _, _, kind in REPLIES if kind]
     assert sorted(data["failure_kinds"]) == sorted(expected) and sum(data["failure_kinds"].values()) == 5
     assert data["constrained_failure_kinds"] == {"truncated": 1}
+    # where each failure was: the keyword and its pointer, once per failed sample; none for unparsable/truncated
+    assert data["failure_keywords"] == {"/ required": 1, "/name type": 1, "/age minimum": 1}
     assert data["verdict"] == RELIABLE and report.verdict == RELIABLE  # 0.375 >= 0.3
     assert data["inputs"][1] == {"input": "person 1", "prompt_only_valid": 1, "constrained_valid": 1, "meta": {"id": 1}}
     seeds = [kwargs["seed"] for _, kwargs in fake_model["free"]]
@@ -104,6 +106,7 @@ def test_cli_json_text_and_exit_codes(tmp_path: Path, fake_model: dict[str, list
     result = CliRunner().invoke(cli, [*args, "--threshold", "0.3"])
     assert result.exit_code == 0, result.stderr
     assert "prompt-only valid: 38% of 8" in result.stdout and "verdict: prompting-reliable" in result.stdout
+    assert "failing keywords: " in result.stdout and "/age minimum 1" in result.stdout
 
 
 def wrapped_calls(schema: dict, replies: list[str]) -> None:

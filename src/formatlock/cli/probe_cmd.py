@@ -112,6 +112,13 @@ def _rate(data: dict, mode: str) -> str:
     return "n/a" if value is None else f"{value:.0%} of {data[f'{mode}_samples']}"
 
 
+def _keywords(data: dict, most: int = 6) -> str:
+    """The most frequent failing keywords of a report, as "/summary maxLength 14, /tags/0 pattern 2"."""
+    counts = list(data["failure_keywords"].items())
+    shown = ", ".join(f"{where} {count}" for where, count in counts[:most])
+    return shown + (f", {len(counts) - most} more" if len(counts) > most else "")
+
+
 def _show_comparison(base: dict, tuned: dict, output: str) -> None:
     """The base and adapter reports side by side (text), or both with the prompt-only gain (json)."""
     if output == "json":
@@ -128,6 +135,9 @@ def _show_comparison(base: dict, tuned: dict, output: str) -> None:
              for kind in kinds]
     rows.append(("verdict", base["verdict"], tuned["verdict"]))
     click.echo(table(rows, left=3))
+    for label, data in (("base", base), ("with adapter", tuned)):
+        if data["failure_keywords"]:
+            click.echo(f"failing keywords, {label}: {_keywords(data)}")
 
 
 def _print_text(data: dict) -> None:
@@ -141,4 +151,6 @@ def _print_text(data: dict) -> None:
         click.echo("prompt-only failures:")
     for kind, count in data["failure_kinds"].items():
         click.echo(f"  {kind}: {count}, e.g. {data['failure_examples'][kind][:100]}")
+    if data["failure_keywords"]:
+        click.echo(f"failing keywords: {_keywords(data)}")
     click.echo(f"verdict: {data['verdict']}: {data['advice']}")

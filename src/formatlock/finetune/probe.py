@@ -28,6 +28,7 @@ ADVICE = {
 }
 _KINDS = (("json", "unparsable"), ("maxTokens", "truncated"), ("required", "missing field"), ("type", "wrong type"),
           ("unsupported", "unsupported schema"))
+_UNLOCATED = {"json", "maxTokens", "unsupported"}  # issues of the whole reply: no keyword to point at
 
 
 def failure_kind(issues: list[Issue]) -> str:
@@ -39,12 +40,14 @@ def failure_kind(issues: list[Issue]) -> str:
 
 @dataclass
 class Tally:
-    """Samples of one mode: how many, how many valid, and the kinds of the failures (one example each)."""
+    """Samples of one mode: how many, how many valid, the kinds of the failures (one example each), and
+    which keyword failed where (``/summary maxLength``), counted once per failed sample."""
 
     samples: int = 0
     valid: int = 0
     kinds: Counter = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)
+    keywords: Counter = field(default_factory=Counter)
 
     def add(self, issues: list[Issue]) -> bool:
         """Count one sample, valid when ``issues`` is empty; returns whether it was valid."""
@@ -55,6 +58,8 @@ class Tally:
         kind = failure_kind(issues)
         self.kinds[kind] += 1
         self.examples.setdefault(kind, str(issues[0]))
+        self.keywords.update({f"{issue.pointer or '/'} {issue.keyword}" for issue in issues
+                              if issue.keyword not in _UNLOCATED})
         return False
 
     @property
@@ -86,6 +91,7 @@ class ProbeReport:
             "prompt_only_samples": self.prompt_only.samples, "prompt_only_valid_rate": self.prompt_only.rate,
             "constrained_samples": self.constrained.samples, "constrained_valid_rate": self.constrained.rate,
             "failure_kinds": dict(self.prompt_only.kinds.most_common()), "failure_examples": self.prompt_only.examples,
+            "failure_keywords": dict(self.prompt_only.keywords.most_common()),
             "constrained_failure_kinds": dict(self.constrained.kinds.most_common()),
             "model": self.model, "server_constraint": self.server_constraint,
             "threshold": self.threshold, "verdict": self.verdict, "advice": ADVICE[self.verdict],
