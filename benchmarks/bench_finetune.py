@@ -2,6 +2,7 @@
 
     .venv/bin/pip install -e ".[train]"
     .venv/bin/python benchmarks/bench_finetune.py --schema support_ticket [--train 300] [--held-out 50] [--epochs 1]
+        [--headroom 0.8] [--strict] [--temperature 0.7]
 
 Writes its inputs (generated here from templates, seeded: none of them is in the repository's
 examples), exports ``--train`` of them with the local model as the teacher and the probe's own
@@ -87,9 +88,9 @@ def run(*args: str) -> tuple[float, str]:
     return time.perf_counter() - started, done.stdout
 
 
-def probe(schema: str, inputs: Path, model: str, max_tokens: int) -> dict:
+def probe(schema: str, inputs: Path, model: str, max_tokens: int, temperature: float) -> dict:
     elapsed, out = run("probe", "--schema", schema, "--inputs", str(inputs), "--model", model, "-n", "1",
-                       "--temperature", "0.7", "--max-tokens", str(max_tokens), "--output", "json", "-q")
+                       "--temperature", str(temperature), "--max-tokens", str(max_tokens), "--output", "json", "-q")
     return {**json.loads(out), "seconds": elapsed}
 
 
@@ -100,6 +101,9 @@ def main() -> None:
     parser.add_argument("--held-out", type=int, default=50)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--temperature", type=float, default=0.7, help="probe sampling temperature (0: greedy)")
+    parser.add_argument("--headroom", type=float, default=0.8, help="export --headroom (1: labels up to the limits)")
+    parser.add_argument("--strict", action="store_true", help="export --strict: drop the examples the gates flag")
     parser.add_argument("--work", type=Path)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
@@ -114,13 +118,14 @@ def main() -> None:
     held_in.write_text("\n".join(texts[args.train:]) + "\n")
     instruction = schema_instruction(load_schema(args.schema).document)
     export_s, _ = run("export", "--schema", args.schema, "--inputs", str(train_in), "--out", str(work / "data"),
-                      "--system", instruction, "--val-fraction", "0.05", "--force", "-q")
+                      "--system", instruction, "--val-fraction", "0.05", "--headroom", str(args.headroom),
+                      "--force", "-q", *(["--strict"] if args.strict else []))
     train_s, _ = run("finetune", "--data", str(work / "data"), "--out", str(work / "adapter"),
                      "--epochs", str(args.epochs), "-q")
     adapter = work / "adapter" / "adapter.gguf"
     record = json.loads((work / "adapter" / "finetune.json").read_text())
-    before = probe(args.schema, held_in, "smollm2", args.max_tokens)
-    after = probe(args.schema, held_in, f"smollm2+{adapter}", args.max_tokens)
+    before = probe(args.schema, held_in, "smollm2", args.max_tokens, args.temperature)
+    after = probe(args.schema, held_in, f"smollm2+{adapter}", args.max_tokens, args.temperature)
     for name, report in (("probe_base.json", before), ("probe_lora.json", after)):
         (work / name).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(f"| {args.schema} | base | base + LoRA |\n|---|---|---|")
@@ -128,6 +133,7 @@ def main() -> None:
                        ("constrained_valid_rate", "constrained valid (held out)")):
         print(f"| {label} | {before[key]:.0%} of {before['n_inputs']} | {after[key]:.0%} of {after['n_inputs']} |")
     print(f"| prompt-only failures | {before['failure_kinds']} | {after['failure_kinds']} |")
+    print(f"| failing keywords | {before['failure_keywords']} | {after['failure_keywords']} |")
     print(f"| probe wall time s | {before['seconds']:.0f} | {after['seconds']:.0f} |")
     print(f"\nexport {export_s:.0f} s ({record['examples']['train']} train, {record['examples']['val']} val); "
           f"finetune {train_s:.0f} s ({record['wall_time_s']} s inside, {args.epochs} epoch(s)); "

@@ -62,7 +62,10 @@ def test_export_on_the_embedded_model(tmp_path: Path) -> None:
                                   "dropped_by_quality": 0}
     assert manifest["quality"]["strict"] is False and isinstance(manifest["quality"]["warnings"], list)
     assert manifest["schema_hash"] == schema.id and manifest["format"] == "alpaca" and manifest["model"] == "smollm2"
-    assert manifest["teacher"] == "smollm2"
+    assert manifest["teacher"] == "smollm2" and manifest["headroom"] == 0.8
+    # the teacher labelled under limits cut to 80%: maxLength 60 became 48, maxItems 4 became 3
+    targets = [json.loads(r["output"]) for r in everything]
+    assert all(len(t["summary"]) <= 48 and len(t.get("tags", [])) <= 3 for t in targets), targets
     assert {"schema", "seed", "created", "formatlock_version"} <= set(manifest)
     validator = Validator(schema)
     assert all(validator.check_text(r["output"])[1] == [] and r["instruction"] for r in everything)

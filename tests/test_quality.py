@@ -17,6 +17,8 @@ SCHEMA = load_schema({
     "properties": {
         "summary": {"type": "string", "description": "One sentence on what the customer thinks of it"},
         "notes": {"type": "string"},
+        "title": {"type": "string", "maxLength": 24},
+        "slug": {"type": "string", "pattern": "^[a-z-]+$"},
         "sentiment": {"enum": ["positive", "negative", "mixed"]},
         "kind": {"const": "review"},
         "score": {"type": "integer"},
@@ -56,10 +58,14 @@ def test_free_text_that_copies_the_schema_or_the_instruction_is_flagged_per_exam
     rows[2]["summary"] = "One sentence on what the customer thinks of it."
     rows[5]["notes"] = "Notes"  # the field's own name
     rows[6]["tags"] = ["reply with only a json document"]  # through $ref, from the instruction
+    rows[7]["tags"] = ["sentiment", "score"]  # other properties' names: the teacher filled in the schema's keys
+    rows[1]["slug"] = "kind"  # a patterned string is not free text, but a property's name is still a copy
+    rows[3]["slug"] = "battery-life"
     report = check(SCHEMA, rows, "Reply with only a JSON document that matches the Review schema.")
     assert {(w.gate, w.field, w.count) for w in report.warnings} == {
-        ("copies-schema", "/summary", 1), ("copies-schema", "/notes", 1), ("copies-schema", "/tags/*", 1)}
-    assert report.flagged == {2, 5, 6}
+        ("copies-schema", "/summary", 1), ("copies-schema", "/notes", 1), ("copies-schema", "/tags/*", 3),
+        ("copies-schema", "/slug", 1)}
+    assert report.flagged == {1, 2, 5, 6, 7}
 
 
 def test_empty_free_text_is_flagged() -> None:
@@ -68,6 +74,20 @@ def test_empty_free_text_is_flagged() -> None:
     report = check(SCHEMA, rows)
     assert [(w.gate, w.field, w.count, w.of) for w in report.warnings] == [("empty", "/notes", 1, 6)]
     assert report.flagged == {1}
+
+
+def test_text_cut_at_its_limit_or_in_a_loop_is_flagged() -> None:
+    rows = targets(6)
+    rows[0]["title"] = "The battery lasts a long"  # 24 characters: the mask ended it
+    rows[1]["title"] = "The battery lasts long"
+    rows[2]["notes"] = "x" * 200  # no maxLength: the compiler's cap on free strings (minLength + 200)
+    rows[3]["summary"] = "The box was crushed. The box was crushed. The box"
+    rows[4]["notes"] = "Good value, good battery, good screen"  # words come back, no phrase does
+    report = check(SCHEMA, rows)
+    assert {(w.gate, w.field, w.count) for w in report.warnings} == {
+        ("at-bound", "/title", 1), ("at-bound", "/notes", 1), ("repeats", "/summary", 1)}
+    assert report.flagged == {0, 2, 3}
+    assert any(str(w).startswith("/title: 1 of 2 targets are cut at their length limit") for w in report.warnings)
 
 
 def test_strict_export_drops_the_flagged_examples_and_the_manifest_says_so(tmp_path: Path, home: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..finetune.dataset_formats import FORMATS
+from ..finetune.headroom import DEFAULT as DEFAULT_HEADROOM
 from .options import concurrency_option, inputs_option, progress_bar, quiet_option, schema_option
 
 
@@ -32,12 +33,16 @@ from .options import concurrency_option, inputs_option, progress_bar, quiet_opti
 @click.option("--resume", is_flag=True, help="Continue an interrupted export in the same folder.")
 @click.option("--force", is_flag=True, help="Replace a finished dataset in DIR (without it, one is never overwritten).")
 @click.option("--strict", is_flag=True,
-              help="Leave out the examples the quality gates flag (copied schema text, empty strings).")
+              help="Leave out the examples the quality gates flag (copied schema text, empty strings, text cut at "
+                   "its limit, text in a loop).")
+@click.option("--headroom", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_HEADROOM, show_default=True,
+              help="The teacher labels with every maxLength of free text and every maxItems cut to this share of "
+                   "itself, so that a model trained on the data stops short of the real limit; 1 turns it off.")
 @quiet_option
 def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, out_dir: Path | None,
             val_fraction: float, seed: int, model: str | None, concurrency: int, temperature: float,
             system: str | None,
-            resume: bool, force: bool, strict: bool, quiet: bool) -> None:
+            resume: bool, force: bool, strict: bool, headroom: float, quiet: bool) -> None:
     """Write DIR/train.jsonl, DIR/val.jsonl and DIR/manifest.json for fine-tuning.
 
     Targets come from the teacher (constrained decoding on a local model, or a server model with
@@ -51,8 +56,13 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, 
     makes only the missing ones. manifest.json is written last: a folder without it holds no
     finished dataset. A finished dataset is never replaced without --force.
     Quality gates (warnings, not validity) report per field: targets that copy the schema's
-    words, empty strings, a field that never changes, a skewed enum; --strict drops the first two. With two prompts or
+    words, empty strings, text cut at its length limit, text in a loop, a field that never
+    changes, a skewed enum; --strict drops the examples the first four flag. With two prompts or
     more, val.jsonl gets at least one whatever --val-fraction (above 0) gives.
+
+    The teacher labels with --headroom: each maxLength of free text and each maxItems is cut to
+    that share (0.8: maxLength 60 becomes 48). A fine-tuned model does not count characters; with
+    targets at the limit itself it learns to run to it, and its replies that run further fail.
 
     \b
     Examples:
@@ -79,7 +89,7 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, 
     bar = progress_bar("exporting", quiet)
     summary = export(schema, out_dir or Path("finetune_data") / schema.name, inputs, fmt=fmt,
                      val_fraction=val_fraction, seed=seed, model=model, temperature=temperature, system=system,
-                     resume=resume, force=force, strict=strict, concurrency=concurrency, progress=bar)
+                     resume=resume, force=force, strict=strict, headroom=headroom, concurrency=concurrency, progress=bar)
     for prompt in summary.skipped:
         click.echo(f"formatlock: warning: no schema-valid target for {prompt[:60]!r}; left out", err=True)
     for line in summary.quality:

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import EnforcementError, InputError, RefusedError, ServerError, UsageError
 from ..schema.loading import Schema
 from . import dataset_formats
+from .headroom import DEFAULT as DEFAULT_HEADROOM
+from .headroom import tightened
 from .inputs import Input, Progress, no_progress
 
 if TYPE_CHECKING:
@@ -214,11 +216,12 @@ def from_log(schema: Schema, log: CallLog | None = None) -> tuple[list[Example],
 def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: str = "openai",
            val_fraction: float = 0.1, seed: int = 0, model: str | None = None, temperature: float = 0.7,
            system: str | None = None, resume: bool = False, force: bool = False, strict: bool = False,
-           concurrency: int = 1, progress: Progress = no_progress) -> Summary:
+           headroom: float = DEFAULT_HEADROOM, concurrency: int = 1, progress: Progress = no_progress) -> Summary:
     """Build and write the dataset for ``inputs`` (targets from the teacher) or, when None, from the call log.
 
     A folder that already holds a finished dataset is kept: resuming it is refused (there is
-    nothing to resume), and replacing it takes ``force``. The quality gates
+    nothing to resume), and replacing it takes ``force``. The teacher labels under the schema's
+    limits cut to ``headroom`` of themselves (:mod:`formatlock.finetune.headroom`). The quality gates
     (:mod:`formatlock.finetune.quality`) go into the manifest; ``strict`` drops the examples they flag.
     """
     from ..runtime.backends import open_backend
@@ -236,22 +239,25 @@ def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: st
     counter = teacher.local_model or load_model(None)  # the tokenizer of the context check (a server's is unknown)
     checkpoint = Checkpoint(out_dir)
     skipped: list[str] = []
+    labelled = schema  # the schema the targets were made under: the gates judge against its limits
     if inputs is None:
         examples, models = from_log(schema)
         if not examples:
             raise UsageError(f"the call log has no valid calls with a prompt for schema {schema.name}")
         source, model_name = "valid calls in the call log", ", ".join(models)
     else:
-        settings = {"schema_hash": schema.id, "model": teacher.name, "temperature": temperature, "seed": seed}
+        settings = {"schema_hash": schema.id, "model": teacher.name, "temperature": temperature, "seed": seed,
+                    "headroom": headroom}
         done = checkpoint.start(settings, resume)
-        examples, skipped = teach(schema, [i.text for i in inputs], checkpoint, done, teacher=teacher,
+        labelled = tightened(schema, headroom)
+        examples, skipped = teach(labelled, [i.text for i in inputs], checkpoint, done, teacher=teacher,
                                   temperature=temperature, seed=seed, concurrency=concurrency, progress=progress)
         if not examples:
             raise EnforcementError(f"the teacher {teacher.name} found no schema-valid target for any input")
         how = "constrained decoding" if teacher.constrains else "validated prompt-only replies (with retries)"
         source, model_name = f"{how} on {teacher.name}", teacher.name
     system = system or default_system(schema)
-    gates = quality.check(schema, [json.loads(e.target) for e in examples], instruction=system)
+    gates = quality.check(labelled, [json.loads(e.target) for e in examples], instruction=system)
     kept = [e for i, e in enumerate(examples) if not (strict and i in gates.flagged)]
     if not kept:
         raise EnforcementError(f"--strict left no example: the quality gates flagged all {len(examples)}")
@@ -263,6 +269,7 @@ def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: st
         "schema_document": schema.document, "model": model_name, "teacher": model_name, "source": source,
         "format": fmt,
         "system": system, "seed": seed, "val_fraction": val_fraction,
+        "headroom": None if inputs is None else headroom,
         "counts": {"train": len(train), "val": len(val), "skipped": len(skipped), "dropped_by_quality": dropped},
         "quality": {**gates.as_dict(), "strict": strict},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "formatlock_version": _version(),

@@ -3,13 +3,16 @@
 Every exported target already validates; these gates catch a teacher that wrote valid but useless
 answers, field by field (a JSON pointer, array indices as ``*``):
 
-- ``copies-schema``: a free-text value that repeats the schema's own words (a title or
-  description), the instruction, or the field's name;
+- ``copies-schema``: a string that repeats the schema's own words (a title or description), the
+  instruction, the field's name or another property's name (tags ``["category", "priority"]``);
 - ``empty``: an empty or blank string where the schema leaves the text free;
+- ``at-bound``: a free-text value exactly as long as the mask let it be (``maxLength``, or the
+  compiler's cap on unbounded strings): the mask ended it, not the teacher, often mid-word;
+- ``repeats``: a free-text value that says the same three words twice, a teacher in a loop;
 - ``constant``: a field with (almost) the same value in every target, i.e. a collapsed teacher;
 - ``enum-skew``: an enum field where one value takes nearly all targets.
 
-The first two flag single examples (``--strict`` drops them); the last two describe the dataset.
+The first four flag single examples (``--strict`` drops them); the last two describe the dataset.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..schema.loading import Schema
+from ..schema.loading import Schema, iter_nodes
 from ..schema.references import base_uri, local_registry, pointer_token
 
 MIN_COPIED = 12  # characters a value must have before it counts as copied text
@@ -47,6 +50,7 @@ class Finding:
     def __str__(self) -> str:
         what = {"copies-schema": "repeat the schema's or the instruction's own words",
                 "empty": "are empty strings", "constant": "have the same value",
+                "at-bound": "are cut at their length limit", "repeats": "repeat themselves",
                 "enum-skew": "take the same enum value"}[self.gate]
         return f"{self.field or '/'}: {self.count} of {self.of} targets {what} (e.g. {self.sample})"
 
@@ -66,6 +70,8 @@ def check(schema: Schema, targets: list[Any], instruction: str = "") -> Report:
     """Run every gate over ``targets`` (parsed JSON values, all valid against ``schema``)."""
     kinds = _FieldKinds(schema)
     texts = [_normal(t) for t in _schema_texts(schema.document) + [instruction]]
+    keys = {_normal(key) for _, node in iter_nodes(schema.document)
+            for key in node.get("properties") or {} if isinstance(key, str)}
     values: dict[str, list[tuple[int, Any]]] = defaultdict(list)
     names: dict[str, str] = {}
     for index, target in enumerate(targets):
@@ -75,10 +81,15 @@ def check(schema: Schema, targets: list[Any], instruction: str = "") -> Report:
     report = Report()
     for pointer, seen in values.items():
         kind = kinds.of(pointer)
-        if kind == "text":
-            copied = [(i, v) for i, v in seen if isinstance(v, str) and _copied(v, names[pointer], texts)]
-            empty = [(i, v) for i, v in seen if isinstance(v, str) and not v.strip()]
-            for gate, hits in (("copies-schema", copied), ("empty", empty)):
+        if kind in ("text", "other"):
+            strings = [(i, v) for i, v in seen if isinstance(v, str)]
+            hits_of = {"copies-schema": [(i, v) for i, v in strings if _copied(v, names[pointer], texts, keys)]}
+            if kind == "text":
+                bound = kinds.length_bound(pointer)
+                hits_of.update({"empty": [(i, v) for i, v in strings if not v.strip()],
+                                "at-bound": [(i, v) for i, v in strings if len(v) == bound],
+                                "repeats": [(i, v) for i, v in strings if _loops(v)]})
+            for gate, hits in hits_of.items():
                 if hits:
                     report.warnings.append(Finding(gate, pointer, len(hits), len(seen), _show(hits[0][1])))
                     report.flagged.update(i for i, _ in hits)
@@ -116,9 +127,21 @@ class _FieldKinds:
             return "fixed"
         if nodes and all(_choices(n) > 1 for n in nodes):
             return "enum"
-        if any(_is_free_text(n) for n in nodes):
+        if any(is_free_text(n) for n in nodes):
             return "text"
         return "other"
+
+    def length_bound(self, pointer: str) -> int | None:
+        """The longest free text the mask lets out at ``pointer``: the tightest ``maxLength``, else
+        ``minLength`` plus the compiler's cap on unbounded strings."""
+        from ..compile.json_regex import DEFAULT_LIMITS
+
+        texts = [n for n in self._at(pointer) if is_free_text(n)]
+        limits = [n["maxLength"] for n in texts if isinstance(n.get("maxLength"), int)]
+        if limits:
+            return min(limits)
+        cap = DEFAULT_LIMITS.free_string_chars
+        return None if cap is None or not texts else max(int_value(n.get("minLength")) for n in texts) + cap
 
     def _at(self, pointer: str) -> list[dict[str, Any]]:
         nodes = self._expand(self.root)
@@ -160,10 +183,23 @@ def _choices(node: dict[str, Any]) -> int:
     return 0
 
 
-def _is_free_text(node: dict[str, Any]) -> bool:
+def is_free_text(node: dict[str, Any]) -> bool:
+    """A string the schema leaves free: no enum, const, format or pattern decides its words."""
     kind = node.get("type")
     is_string = kind == "string" or (isinstance(kind, list) and "string" in kind)
     return is_string and _choices(node) == 0 and "format" not in node and "pattern" not in node
+
+
+def int_value(value: object) -> int:
+    """An integer keyword's value, or 0 where it is absent or not an integer."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _loops(value: str, words: int = 3) -> bool:
+    """Whether ``value`` says the same ``words`` consecutive words twice."""
+    tokens = _normal(value).split()
+    runs = [tuple(tokens[i:i + words]) for i in range(len(tokens) - words + 1)]
+    return len(set(runs)) < len(runs)
 
 
 def _schema_texts(node: Any) -> list[str]:
@@ -182,12 +218,15 @@ def _schema_texts(node: Any) -> list[str]:
 
 
 def _normal(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))
+    """Lower-case words, ``_`` and ``-`` separating them as spaces do (``needs_human`` is ``needs human``)."""
+    return " ".join(re.findall(r"[^\W_]+", text.lower()))
 
 
-def _copied(value: str, name: str, texts: list[str]) -> bool:
+def _copied(value: str, name: str, texts: list[str], keys: set[str]) -> bool:
+    """Whether ``value`` is the field's own name or any property name of the schema, or a longer
+    run of words taken from the schema's titles and descriptions or the instruction."""
     words = _normal(value)
-    if words and words == _normal(name.replace("_", " ")):
+    if words and (words == _normal(name) or words in keys):
         return True
     return len(words) >= MIN_COPIED and any(words in text for text in texts)
 
