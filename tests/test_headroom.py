@@ -54,3 +54,8 @@ def test_the_original_is_untouched(headroom: float) -> None:
     result = tightened(SCHEMA, headroom)
     assert repr(SCHEMA.document) == before and result.name == SCHEMA.name
     assert (result is SCHEMA) is (headroom == 1.0)
+
+
+def test_a_count_written_as_a_float_is_cut_like_the_mask_reads_it() -> None:
+    document = tightened(load_schema({"type": "string", "maxLength": 60.0}), 0.8).document
+    assert isinstance(document, dict) and document["maxLength"] == 48

@@ -19,10 +19,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Any, Literal, overload
+from typing import Any, Literal
 
 from ..errors import SchemaError
-from ..schema.loading import validator_class
+from ..schema.loading import count_keyword, validator_class
 from ..schema.references import Resolver, pointer_token
 from . import conditionals
 from . import regexes as rx
@@ -571,7 +571,7 @@ class _Compiler:
 
     # -- scalars ----------------------------------------------------------------------------
     def string(self, schema: dict[str, Any], ptr: str) -> Frag | None:
-        lo, hi = _count(schema.get("minLength"), 0), _count(schema.get("maxLength"), None)
+        lo, hi = count_keyword(schema.get("minLength"), 0), count_keyword(schema.get("maxLength"), None)
         if hi is not None and hi < lo:
             self.fail(ptr, "maxLength", "maxLength is below minLength")
             return None
@@ -710,7 +710,7 @@ class _Compiler:
         if left_out:
             why = "nested too deep for the size budget" if trim else "no value within the bounds"
             self.record(ptr, "properties", MASK, f"left out of the mask ({why}): " + ", ".join(left_out))
-        needed = _count(schema.get("minProperties"), 0) if not props else 0  # a trimmed map still needs these
+        needed = count_keyword(schema.get("minProperties"), 0) if not props else 0  # a trimmed map still needs these
         pair = None if props or (trim and not needed) else self.free_member(extra, patterns, ptr)
         if patterns and (props or (trim and not needed)):
             self.record(ptr, "patternProperties", MASK, "applied to the named members; no other keys are generated")
@@ -724,7 +724,7 @@ class _Compiler:
         elif pair is not None:  # a map: its member count is the number of free pairs
             least = needed
             most = least if trim else self.free_count(least)
-            cap = _count(schema.get("maxProperties"), None)
+            cap = count_keyword(schema.get("maxProperties"), None)
             if cap is not None:
                 if cap < least:
                     self.fail(ptr, "maxProperties", "maxProperties is below minProperties")
@@ -785,7 +785,7 @@ class _Compiler:
                 self.record(ptr, key, MASK if ok else RESAMPLE, "" if ok else "checked after decoding")
 
     def array(self, schema: dict[str, Any], ptr: str) -> Frag | None:
-        lo, hi = _count(schema.get("minItems"), 0), _count(schema.get("maxItems"), None)
+        lo, hi = count_keyword(schema.get("minItems"), 0), count_keyword(schema.get("maxItems"), None)
         if hi is not None and hi < lo:
             self.fail(ptr, "maxItems", "maxItems is below minItems")
             return None
@@ -881,15 +881,6 @@ def _conjoin_all(schemas: list[Any]) -> Any:
     for schema in schemas:
         out = conjoin(out, schema)
     return out
-
-
-@overload
-def _count(value: Any, default: int) -> int: ...
-@overload
-def _count(value: Any, default: None) -> int | None: ...
-def _count(value: Any, default: int | None) -> int | None:
-    """A count keyword's value (minLength, maxItems, ...), or ``default`` where it is not a number."""
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
 def _is_whole(step: Any) -> bool:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import copy
 import math
 
-from ..schema.loading import Schema, iter_nodes
-from .quality import int_value, is_free_text
+from ..schema.loading import Schema, count_keyword, iter_nodes
+from .quality import is_free_text
 
 DEFAULT = 0.8
 
@@ -25,14 +25,17 @@ def tightened(schema: Schema, headroom: float) -> Schema:
         return schema
     document = copy.deepcopy(schema.document)
     for _, node in iter_nodes(document):
-        if isinstance(node.get("maxLength"), int) and is_free_text(node):
-            node["maxLength"] = _cut(node["maxLength"], node.get("minLength"), headroom)
-        if isinstance(node.get("maxItems"), int):
-            floor = max(int_value(node.get("minItems")), int_value(node.get("minContains")) if "contains" in node else 0)
-            node["maxItems"] = _cut(node["maxItems"], floor, headroom)
+        longest = count_keyword(node.get("maxLength"), None)
+        if longest is not None and is_free_text(node):
+            node["maxLength"] = _cut(longest, count_keyword(node.get("minLength"), 0), headroom)
+        most = count_keyword(node.get("maxItems"), None)
+        if most is not None:
+            least = max(count_keyword(node.get("minItems"), 0),
+                        count_keyword(node.get("minContains"), 0) if "contains" in node else 0)
+            node["maxItems"] = _cut(most, least, headroom)
     return Schema(document, schema.name, schema.source, schema.pydantic_model)
 
 
-def _cut(limit: int, minimum: object, headroom: float) -> int:
+def _cut(limit: int, minimum: int, headroom: float) -> int:
     """``headroom`` of ``limit``, not below ``minimum``, and never above ``limit``: only ever tighter."""
-    return min(limit, max(int_value(minimum), math.floor(limit * headroom)))
+    return min(limit, max(minimum, math.floor(limit * headroom)))

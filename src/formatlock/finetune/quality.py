@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..schema.loading import Schema, iter_nodes
+from ..schema.loading import Schema, count_keyword, iter_nodes
 from ..schema.references import base_uri, local_registry, pointer_token
 
 MIN_COPIED = 12  # characters a value must have before it counts as copied text
@@ -137,11 +137,11 @@ class _FieldKinds:
         from ..compile.json_regex import DEFAULT_LIMITS
 
         texts = [n for n in self._at(pointer) if is_free_text(n)]
-        limits = [n["maxLength"] for n in texts if isinstance(n.get("maxLength"), int)]
+        limits = [limit for n in texts if (limit := count_keyword(n.get("maxLength"), None)) is not None]
         if limits:
             return min(limits)
         cap = DEFAULT_LIMITS.free_string_chars
-        return None if cap is None or not texts else max(int_value(n.get("minLength")) for n in texts) + cap
+        return None if cap is None or not texts else max(count_keyword(n.get("minLength"), 0) for n in texts) + cap
 
     def _at(self, pointer: str) -> list[dict[str, Any]]:
         nodes = self._expand(self.root)
@@ -188,11 +188,6 @@ def is_free_text(node: dict[str, Any]) -> bool:
     kind = node.get("type")
     is_string = kind == "string" or (isinstance(kind, list) and "string" in kind)
     return is_string and _choices(node) == 0 and "format" not in node and "pattern" not in node
-
-
-def int_value(value: object) -> int:
-    """An integer keyword's value, or 0 where it is absent or not an integer."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _loops(value: str, words: int = 3) -> bool:

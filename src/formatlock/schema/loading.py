@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from ..errors import SchemaError
 from .references import check_refs, pointer_token
@@ -195,6 +195,15 @@ _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "depe
 _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
 _SCHEMA_VALUES = ("not", "if", "then", "else", "additionalProperties", "additionalItems", "contains", "propertyNames",
                   "unevaluatedProperties", "unevaluatedItems", "items", "contentSchema")
+
+
+@overload
+def count_keyword(value: Any, default: int) -> int: ...
+@overload
+def count_keyword(value: Any, default: None) -> int | None: ...
+def count_keyword(value: Any, default: int | None) -> int | None:
+    """A count keyword's value (minLength, maxItems, ...), or ``default`` where it is not a number."""
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
 def iter_nodes(document: Any) -> Iterator[tuple[str, dict[str, Any]]]:
