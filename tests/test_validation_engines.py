@@ -19,7 +19,7 @@ from formatlock.errors import SchemaError
 from formatlock.schema.formats import stricter
 from formatlock.schema.loading import load_schema, validator_class
 from formatlock.schema.references import local_registry
-from formatlock.schema.validation import Validator
+from formatlock.schema.validation import Validator, _issue, _limited
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SUITE = SHARED / "json-schema-test-suite"
@@ -79,6 +79,31 @@ def test_engines_agree_on_every_shared_document(source: str) -> None:
     assert documents > 1000
     assert disagreements == []
     assert fallbacks == []
+
+
+@pytest.mark.parametrize("source", ["suite", "jsonschemabench"])
+def test_located_messages_equal_python_jsonschemas_own(source: str) -> None:
+    """Errors worded only where jsonschema-rs found them are the issues python-jsonschema's whole
+    walk gives: same pointers, keywords, messages and order, on every failing shared document."""
+    folder = SUITE if source == "suite" else BENCH
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent")
+    differences, located, failing = [], 0, 0
+    for name, document, data in (_suite_cases() if source == "suite" else _bench_cases()):
+        try:
+            schema = load_schema(document)
+        except SchemaError:
+            continue
+        validator, reference = Validator(schema), _reference(schema)
+        for i, value in enumerate(data):
+            if not reference.is_valid(value) and not validator.is_valid(value):
+                failing += 1
+                fast = validator._located(value, None)
+                located += fast is not None
+                if fast is not None and fast != _limited(reference.iter_errors(value), _issue, None):
+                    differences.append(f"{name} test {i}")
+    assert differences == []
+    assert located > failing // 2, f"only {located} of {failing} failing documents were worded where found"
 
 
 def test_python_only_pattern_syntax_falls_back_to_python_jsonschema() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import Issue
 from .formats import callables, stricter, used_formats
 from .loading import Schema, validator_class
+from .messages import Wording
 from .references import local_registry, pointer_token
 
 _RUST_DRAFTS = ("Draft4Validator", "Draft6Validator", "Draft7Validator", "Draft201909Validator", "Draft202012Validator")
@@ -45,6 +46,7 @@ class Validator:
         self._checker = stricter(self._cls.FORMAT_CHECKER) if formats else None
         self._fast = _compiled(schema.document, self._cls, self._checker)
         self._reference: Any = None
+        self._wording: Wording | None = None
         self.engine = "jsonschema-rs" if self._fast is not None else "jsonschema"
 
     def is_valid(self, document: Any) -> bool:
@@ -60,7 +62,9 @@ class Validator:
         """Every problem with ``document`` (up to ``limit``), most specific first, in document order."""
         if self.is_valid(document):
             return []
-        found = _limited(self._python().iter_errors(document), _issue, limit)
+        found = self._located(document, limit)
+        if found is None:
+            found = _limited(self._python().iter_errors(document), _issue, limit)
         if not found and self._fast is not None:
             # The two engines disagree: report the deciding one's own words rather than nothing.
             found = _limited(self._fast.iter_errors(document), _rust_issue, limit)
@@ -74,6 +78,22 @@ class Validator:
             message = exc.msg if isinstance(exc, json.JSONDecodeError) else "nesting too deep"
             return None, [Issue(pointer="", keyword="json", message=f"not valid JSON: {message}")]
         return document, self.errors(document)
+
+    def _located(self, document: Any, limit: int | None) -> list[Issue] | None:
+        """python-jsonschema's issues, asked only at the places jsonschema-rs found errors (see
+        :mod:`formatlock.schema.messages`); None where that cannot be done for this document."""
+        if self._fast is None:
+            return None
+        if self._wording is None:
+            self._wording = Wording(self.schema.document, self._python())
+        try:
+            found = self._wording.issues(document, self._fast.iter_errors(document))
+        except (ValueError, OverflowError, TypeError):  # a value jsonschema-rs cannot convert
+            return None
+        if found is None:
+            return None
+        issues = [issue for _, _, issue in sorted(found, key=lambda f: (f[0].split("/"), f[1]))]
+        return issues if limit is None else issues[:limit]
 
     def _python(self) -> Any:
         if self._reference is None:
