@@ -36,9 +36,9 @@ def documents(count: int, seed: int = 0) -> list[dict[str, Any]]:
              "total": 10.5} for i in range(count)]
 
 
-def timed(command: list[str]) -> tuple[float, str]:
+def timed(command: list[str], cwd: Path | None = None) -> tuple[float, str]:
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=cwd)
     elapsed = time.perf_counter() - started
     if done.returncode not in (0, 1):
         raise SystemExit(f"{command[0]} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
@@ -97,12 +97,13 @@ def main() -> None:
         big = folder / "big.jsonl"
         lines = documents(args.lines, seed=2)
         big.write_text("".join(json.dumps(doc) + "\n" for doc in lines))
-        split = folder / "split"
+        split = folder / "s"  # short names: check-jsonschema takes them all as arguments
         split.mkdir()
         for i, doc in enumerate(lines, 1):
-            (split / f"{i:06d}.json").write_text(json.dumps(doc))
-        small_files = sorted(str(p) for p in small.iterdir())
-        split_files = sorted(str(p) for p in split.iterdir())
+            (split / f"{i}.json").write_text(json.dumps(doc))
+        # Relative names, run from the folder: 100,000 absolute paths would pass the kernel's argument limit.
+        small_files = sorted(str(p.relative_to(folder)) for p in small.iterdir())
+        split_files = sorted((str(p.relative_to(folder)) for p in split.iterdir()), key=lambda name: int(Path(name).stem))
         runs = {
             ("many files", "formatlock"): ([*formatlock, "validate", "--schema", schema, "--output", "json", *small_files], args.files),
             ("many files", "check-jsonschema"): ([checker, "-o", "json", "--schemafile", schema, *small_files], args.files),
@@ -113,7 +114,7 @@ def main() -> None:
         verdicts: dict[tuple[str, str], set[str]] = {}
         for _ in range(args.repeat):
             for key, (command, _count) in runs.items():
-                elapsed, stdout = timed(command)
+                elapsed, stdout = timed(command, cwd=folder)
                 best[key] = min(best.get(key, elapsed), elapsed)
                 verdicts[key] = ours_invalid(stdout) if key[1] == "formatlock" else theirs_invalid(stdout)
     # Same documents, same verdicts: the large JSONL's line N is check-jsonschema's file N.
