@@ -36,9 +36,8 @@ from .options import concurrency_option, inputs_option, progress_bar, quiet_opti
               help="Leave out the examples the quality gates flag (copied schema text, empty strings, text cut at "
                    "its limit, text in a loop).")
 @click.option("--headroom", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_HEADROOM, show_default=True,
-              help="The teacher labels with every maxLength of free text, every maxItems and the top of every "
-                   "{m,n} repeat in a pattern cut to this share of itself, so that a model trained on the data "
-                   "stops short of the real limit; 1 turns it off.")
+              help="The teacher labels with every maxLength of free text and every maxItems cut to this share of "
+                   "itself, so that a model trained on the data stops short of the real limit; 1 turns it off.")
 @quiet_option
 def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, out_dir: Path | None,
             val_fraction: float, seed: int, model: str | None, concurrency: int, temperature: float,
@@ -61,9 +60,8 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, 
     changes, a skewed enum; --strict drops the examples the first four flag. With two prompts or
     more, val.jsonl gets at least one whatever --val-fraction (above 0) gives.
 
-    The teacher labels with --headroom: each maxLength of free text, each maxItems and the top of
-    each pattern's {m,n} repeat is cut to that share (0.8: maxLength 60 becomes 48, [0-9]{4,8}
-    becomes [0-9]{4,6}). A fine-tuned model does not count characters; with
+    The teacher labels with --headroom: each maxLength of free text and each maxItems is cut to
+    that share (0.8: maxLength 60 becomes 48). A fine-tuned model does not count characters; with
     targets at the limit itself it learns to run to it, and its replies that run further fail.
 
     \b
