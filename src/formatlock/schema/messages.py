@@ -59,7 +59,10 @@ class Wording:
             if place is None or instance is _NOWHERE or _at(self._document, error.schema_path[:-1]) is not place[0]:
                 return None
             schema, order = place
-            messages = [e.message for e in self._reference.VALIDATORS[keyword](self._reference, schema[keyword], instance, schema)]
+            word = self._reference.VALIDATORS.get(keyword)  # the draft's own function for the keyword
+            if word is None:
+                return None
+            messages = [e.message for e in word(self._reference, schema[keyword], instance, schema)]
             if not messages:
                 return None
             pointer = "".join(f"/{pointer_token(p)}" for p in error.instance_path)
