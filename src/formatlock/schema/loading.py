@@ -191,7 +191,7 @@ _ANNOTATIONS = frozenset({
     "$vocabulary", "title", "description", "default", "examples", "readOnly", "writeOnly", "deprecated",
     "contentMediaType", "contentEncoding", "contentSchema", "format",
 })
-_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")  # names -> subschemas
 _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
 _SCHEMA_VALUES = ("not", "if", "then", "else", "additionalProperties", "additionalItems", "contains", "propertyNames",
                   "unevaluatedProperties", "unevaluatedItems", "items", "contentSchema")
@@ -215,7 +215,7 @@ def iter_nodes(document: Any) -> Iterator[tuple[str, dict[str, Any]]]:
             continue
         yield pointer, node
         children: list[tuple[str, Any]] = []
-        for key in _SCHEMA_MAPS:
+        for key in SCHEMA_MAPS:
             if isinstance(node.get(key), dict):
                 children += [(f"{pointer}/{pointer_token(key)}/{pointer_token(name)}", child)
                              for name, child in node[key].items()]

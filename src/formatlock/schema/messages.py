@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import Issue
+from .loading import SCHEMA_MAPS
 from .references import Resolver, pointer_token
 
 # jsonschema-rs error kinds that are one keyword's own verdict, with that keyword.
@@ -29,7 +30,6 @@ _PLAIN = {
 _COMPOSED = frozenset({"anyOf", "oneOf", "not", "contains", "propertyNames", "unevaluatedProperties",
                        "unevaluatedItems", "dependentSchemas", "dependencies", "dependentRequired",
                        "$dynamicRef", "$recursiveRef", "if"})
-_MEMBERS = frozenset({"properties", "patternProperties", "$defs", "definitions"})  # maps of named subschemas
 
 
 class Wording:
@@ -88,7 +88,7 @@ class Wording:
                 node = target[0]
                 continue
             node = node[step]
-            if isinstance(node, list) or (step in _MEMBERS and isinstance(node, dict)):
+            if isinstance(node, list) or (step in SCHEMA_MAPS and isinstance(node, dict)):
                 member: Any = next(steps, _NOWHERE)
                 keys = list(range(len(node))) if isinstance(node, list) else list(node)
                 if member not in keys:
