@@ -164,3 +164,14 @@ def test_a_large_input_gives_the_same_report_on_worker_processes(tmp_path: Path,
     assert documents == len(rows) + 1 and invalid == len([r for r in rows if isinstance(r["id"], str)]) + 1
     lines = [json.loads(line)["line"] for line in text.splitlines()]
     assert lines == list(range(1, len(rows) + 2))  # input order, cut-off last line at its own number
+
+
+@pytest.mark.parametrize("name", ["a.jsonl", 'dir/ü "quoted"\\name.jsonl', "<stdin>"])
+def test_a_valid_json_line_is_what_json_dumps_writes(name: str) -> None:
+    from formatlock.cli.reporting import Tally, report
+    from formatlock.schema.documents import Document
+
+    written: list[str] = []
+    report(Document(name, 7, value={}), [], "json", written.append, Tally())
+    expected = json.dumps({"file": name, "line": 7, "valid": True, "errors": []}, ensure_ascii=False) + "\n"
+    assert written == [expected]
