@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import Issue
 from .loading import SCHEMA_MAPS
-from .references import Resolver, pointer_token
+from .references import Resolver, pointer_of
 
 # jsonschema-rs error kinds that are one keyword's own verdict, with that keyword.
 _PLAIN = {
@@ -40,11 +40,11 @@ class Wording:
         self._reference = reference  # the python-jsonschema validator whose keyword functions word the errors
         self._resolver: Resolver | None = None
 
-    def issues(self, document: Any, found: Any) -> list[tuple[str, tuple[int, ...], Issue]] | None:
-        """(pointer, visit order, issue) for each error jsonschema-rs found (``found``) in ``document``,
-        in python-jsonschema's words; None where one of them is not a plain keyword at a place we can follow."""
+    def issues(self, document: Any, found: Any) -> list[tuple[tuple[int, ...], Issue]] | None:
+        """(visit order, issue) for each error jsonschema-rs found (``found``) in ``document``, in
+        python-jsonschema's words; None where one of them is not a plain keyword at a place we can follow."""
         done: set[tuple[Any, ...]] = set()
-        worded: list[tuple[str, tuple[int, ...], Issue]] = []
+        worded: list[tuple[tuple[int, ...], Issue]] = []
         for error in found:
             keyword = _PLAIN.get(type(error.kind).__name__)
             route = list(error.evaluation_path)
@@ -65,8 +65,8 @@ class Wording:
             messages = [e.message for e in word(self._reference, schema[keyword], instance, schema)]
             if not messages:
                 return None
-            pointer = "".join(f"/{pointer_token(p)}" for p in error.instance_path)
-            worded += [(pointer, order, Issue(pointer=pointer, keyword=keyword, message=m)) for m in messages]
+            pointer = pointer_of(error.instance_path)
+            worded += [(order, Issue(pointer=pointer, keyword=keyword, message=m)) for m in messages]
         return worded or None
 
     def _follow(self, route: list[Any]) -> tuple[dict[str, Any], tuple[int, ...]] | None:

@@ -9,7 +9,7 @@ resolves; :class:`Resolver` answers the compiler, which also needs each target's
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
@@ -27,6 +27,11 @@ _ROOT_URN = "urn:formatlock:schema"
 def pointer_token(token: Any) -> str:
     """Escape one JSON pointer reference token (RFC 6901)."""
     return str(token).replace("~", "~0").replace("/", "~1")
+
+
+def pointer_of(path: Iterable[Any]) -> str:
+    """The JSON pointer of a path of keys and indexes (``["items", 0]`` -> ``/items/0``)."""
+    return "".join(f"/{pointer_token(step)}" for step in path)
 
 
 def base_uri(document: Any) -> str:

@@ -17,7 +17,7 @@ from ..errors import Issue
 from .formats import callables, stricter, used_formats
 from .loading import Schema, validator_class
 from .messages import Wording
-from .references import local_registry, pointer_token
+from .references import local_registry, pointer_of
 
 _RUST_DRAFTS = ("Draft4Validator", "Draft6Validator", "Draft7Validator", "Draft201909Validator", "Draft202012Validator")
 
@@ -33,7 +33,7 @@ def typed(schema: Schema, document: Any) -> tuple[Any, list[Issue]]:
     try:
         return schema.pydantic_model.model_validate(document), []  # type: ignore[attr-defined]
     except ValidationError as exc:
-        return None, [Issue("".join(f"/{pointer_token(p)}" for p in error["loc"]), "pydantic", error["msg"])
+        return None, [Issue(pointer_of(error["loc"]), "pydantic", error["msg"])
                       for error in exc.errors()]
 
 
@@ -92,7 +92,7 @@ class Validator:
             return None
         if found is None:
             return None
-        issues = [issue for _, _, issue in sorted(found, key=lambda f: (f[0].split("/"), f[1]))]
+        issues = [issue for _, issue in sorted(found, key=lambda f: (f[1].pointer.split("/"), f[0]))]
         return issues if limit is None else issues[:limit]
 
     def _python(self) -> Any:
@@ -124,11 +124,9 @@ def _limited(errors: Any, convert: Any, limit: int | None) -> list[Issue]:
 
 
 def _issue(error: Any) -> Issue:
-    pointer = "".join(f"/{pointer_token(p)}" for p in error.absolute_path)
-    return Issue(pointer=pointer, keyword=str(error.validator), message=error.message)
+    return Issue(pointer=pointer_of(error.absolute_path), keyword=str(error.validator), message=error.message)
 
 
 def _rust_issue(error: Any) -> Issue:
-    pointer = "".join(f"/{pointer_token(p)}" for p in error.instance_path)
     keyword = str(error.schema_path[-1]) if error.schema_path else "schema"
-    return Issue(pointer=pointer, keyword=keyword, message=error.message)
+    return Issue(pointer=pointer_of(error.instance_path), keyword=keyword, message=error.message)
