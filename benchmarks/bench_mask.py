@@ -9,7 +9,8 @@ per engine and cold (a fresh compile and mask state, an empty ``FORMATLOCK_CACHE
 computed at every token position of that document and the token consumed:
 
 - ``formatlock``: the product's own per-step work (``formatlock.runtime.masks`` as the decoder uses it: the
-  bitmask with end tokens cleared; the decoder then tests its sampled token against it in O(1));
+  bitmask with end tokens cleared and the string cap applied; the decoder then tests its sampled
+  token against it in O(1));
 - ``llguidance``: ``LLMatcher`` on llguidance's own JSON Schema grammar, ``fill_next_token_bitmask``.
 
 Engines alternate per schema, in one process, so a slow moment of the machine hits both alike.
@@ -62,7 +63,7 @@ class FormatlockMasks:
         from formatlock.runtime import masks
 
         constraint = constraints.for_schema(schema, cached=False)
-        return masks.for_model(self.model).compile(constraint.regex).start()
+        return masks.for_model(self.model).compile(constraint.regex).start(constraint.string_cap)
 
     def mask(self, state: Any) -> None:
         state.allowed()

@@ -142,16 +142,30 @@ schemas = st.one_of(_trees, _leaves.map(_recursive), _with_defs)
 
 # -- the oracle --------------------------------------------------------------------------------
 
-def _explained(error: Any, resampled: set[str]) -> bool:
-    """Whether a validation error comes only from keywords left to the check after decoding."""
+def _explained(error: Any, resampled: set[str], cap: int | None) -> bool:
+    """Whether a validation error comes only from keywords left to the check after decoding, or
+    from a string the decoder's string cap would have closed sooner."""
     if error.validator in resampled:
+        return True
+    if error.validator == "maxLength" and cap is not None and len(error.instance) > cap:
         return True
     if error.validator in ("anyOf", "oneOf") and error.context:
         branches: dict[Any, list[Any]] = defaultdict(list)
         for sub in error.context:
             branches[sub.relative_schema_path[0]].append(sub)
-        return any(all(_explained(e, resampled) for e in errors) for errors in branches.values())
+        return any(all(_explained(e, resampled, cap) for e in errors) for errors in branches.values())
     return False
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in ``value``, object keys included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for key, item in value.items() for s in [key, *_strings(item)]]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
 
 
 def _validator(schema: Any) -> Any:
@@ -171,10 +185,11 @@ def assert_sound(schema: Any, compiled: CompiledSchema, data: st.DataObject, dra
             assert len(text.encode("utf-8")) <= compiled.max_bytes
         document = json.loads(text)
         errors = list(validator.iter_errors(document))
-        if compiled.fully_masked:
+        capped = compiled.string_cap is not None and any(len(s) > compiled.string_cap for s in _strings(document))
+        if compiled.fully_masked and not capped:
             assert errors == [], (schema, text, [e.message for e in errors])
         for error in errors:
-            assert _explained(error, resampled), (schema, text, error.validator, error.message, compiled.uses)
+            assert _explained(error, resampled, compiled.string_cap), (schema, text, error.validator, error.message, compiled.uses)
 
 
 # -- properties --------------------------------------------------------------------------------
@@ -210,8 +225,12 @@ def uses(compiled: CompiledSchema) -> dict[tuple[str, str], str]:
 
 
 def matches(compiled: CompiledSchema, value: Any) -> bool:
+    """Whether the decoder may let ``value`` out: the regex matches it and no string passes the cap
+    (the decoder counts characters as ``len`` does for the strings the regex allows)."""
     assert compiled.regex is not None
-    return re.fullmatch(compiled.regex, json.dumps(value, separators=(",", ":"), ensure_ascii=False)) is not None
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    cap = compiled.string_cap
+    return re.fullmatch(compiled.regex, text) is not None and (cap is None or all(len(s) <= cap for s in _strings(value)))
 
 
 # if/then/else on one required property: rewritten into masked anyOf branches (formatlock.compile.conditionals)
@@ -316,20 +335,25 @@ def test_keyword(schema: dict[str, Any], keyword: str, enforcement: str, inside:
         assert not matches(compiled, value), value
 
 
-@pytest.mark.parametrize("lo, hi", [(0, 10), (0, 64), (0, 65), (0, 80), (0, 100), (0, 200), (5, 205), (50, 250)])
-def test_every_max_length_within_the_free_allowance_is_masked_exactly(lo: int, hi: int) -> None:
-    # 65..minLength+200 used to be resampled: a Pydantic max_length=80 ran past 1,000 characters.
+@pytest.mark.parametrize("lo, hi", [(0, 10), (0, 64), (0, 65), (0, 80), (0, 100), (0, 200), (50, 200)])
+def test_every_max_length_within_the_string_cap_is_masked_exactly(lo: int, hi: int) -> None:
+    # 65..200 used to be resampled: a Pydantic max_length=80 ran past 1,000 characters.
     compiled = compile_schema({"type": "string", "minLength": lo, "maxLength": hi})
     assert uses(compiled)[("", "maxLength")] == MASK
+    assert re.search(r"\{\d*,?\d+\}", compiled.regex or "")  # counted in the regex itself
     assert matches(compiled, "x" * hi) and matches(compiled, "é" * hi) and matches(compiled, "x" * max(lo, 1))
     assert not matches(compiled, "x" * (hi + 1))
 
 
-@pytest.mark.parametrize("hi", [256, 1000, 100_000])
-def test_a_max_length_past_the_free_allowance_is_masked_narrower(hi: int) -> None:
-    compiled = compile_schema({"type": "string", "maxLength": hi})
-    assert uses(compiled)[("", "maxLength")] == MASK
+@pytest.mark.parametrize("lo, hi", [(0, 201), (5, 205), (50, 250), (0, 1000), (0, 100_000), (10, None)])
+def test_a_longer_or_missing_max_length_is_left_to_the_string_cap(lo: int, hi: int | None) -> None:
+    # Unbounded in the regex, so llguidance's lexer state repeats (and its mask is reused) inside it.
+    compiled = compile_schema({"type": "string", "minLength": lo, **({} if hi is None else {"maxLength": hi})})
+    assert compiled.string_cap == 200 and compiled.max_bytes is None
+    assert uses(compiled).get(("", "maxLength"), MASK) == MASK
+    assert re.fullmatch(compiled.regex or "", json.dumps("x" * 5000))
     assert matches(compiled, "x" * 200) and not matches(compiled, "x" * 201)
+    assert lo == 0 or not matches(compiled, "x" * (lo - 1))
 
 
 def test_recursive_ref_is_unrolled_and_stays_valid() -> None:
@@ -434,10 +458,13 @@ def test_draft4_boolean_exclusive_bounds() -> None:
 
 
 def test_size_budget_relaxes_then_refuses() -> None:
-    wide = {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(40)}}
+    strings = {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(40)}}
+    assert compile_schema(strings, Limits(max_size=3_000)).size <= 3_000  # free strings cost no size: nothing to relax
+    wide = {"type": "object", "properties": {f"p{i}": {"type": "array", "items": {"type": "integer"}} for i in range(20)}}
+    assert not matches(compile_schema(wide), {"p0": list(range(50))})
     relaxed = compile_schema(wide, Limits(max_size=3_000))
     assert relaxed.regex is not None and relaxed.size <= 3_000
-    assert matches(relaxed, {"p0": "a" * 500})  # free strings became unbounded to fit
+    assert matches(relaxed, {"p0": list(range(50))})  # free arrays became unbounded to fit
     nested = {"type": "object", "properties": {"a": wide}, "required": ["a"]}
     trimmed = compile_schema(nested, Limits(max_size=3_000))
     assert trimmed.regex is not None and matches(trimmed, {"a": {}})

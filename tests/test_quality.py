@@ -80,7 +80,7 @@ def test_text_cut_at_its_limit_or_in_a_loop_is_flagged() -> None:
     rows = targets(6)
     rows[0]["title"] = "The battery lasts a long"  # 24 characters: the mask ended it
     rows[1]["title"] = "The battery lasts long"
-    rows[2]["notes"] = "x" * 200  # no maxLength: the compiler's cap on free strings (minLength + 200)
+    rows[2]["notes"] = "x" * 200  # no maxLength: the decoder closes every string at 200 characters
     rows[3]["summary"] = "The box was crushed. The box was crushed. The box"
     rows[4]["notes"] = "Good value, good battery, good screen"  # words come back, no phrase does
     report = check(SCHEMA, rows)

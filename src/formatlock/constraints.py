@@ -48,6 +48,7 @@ class Constraint:
     uses: list[KeywordUse] = field(default_factory=list)
     pattern: str | None = None  # the user's regex, as given (kind "regex"), for servers that take one
     choices: tuple[str, ...] | None = None  # kind "choice"
+    string_cap: int | None = None  # kind "schema": the decoder closes every JSON string by this many characters
 
     _bounds: tuple[int, int] | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -67,7 +68,7 @@ class Constraint:
         """What the decoder needs to produce outputs of this constraint on ``model``."""
         regex = self.masked_regex()
         return Guide(masks.for_model(model).grammar(regex), lambda: self.bounds()[1], self.max_bytes,
-                     lambda: automaton_store.closing_automaton(regex, model))
+                     lambda: automaton_store.closing_automaton(regex, model), self.string_cap)
 
 
 def for_schema(ref: Any, *, cached: bool = True, masked: bool = True) -> Constraint:
@@ -130,6 +131,7 @@ def _compile(schema: Schema) -> Constraint:
         instruction=schema_instruction(schema.document),
         schema=schema,
         uses=compiled.uses,
+        string_cap=compiled.string_cap,
     )
 
 

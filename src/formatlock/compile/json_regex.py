@@ -47,10 +47,14 @@ class Limits:
     max_ref_depth: int = 3  # how often one recursive $ref target may be entered on one path
     max_nesting: int = 100  # regex group nesting (parsers limit it: Rust's regex to 250)
     max_string_length: int = 64  # minLength and pattern repeats masked up to this many characters
-    free_string_chars: int | None = 200  # strings get at most minLength + this (None: unbounded)
-    free_pattern_repeats: int | None = 64  # `*`/`+` in patterns: at most lo + this repeats
+    # The string cap: the decoder closes every string by this many characters (runtime.string_cap),
+    # so the regex leaves a string with no maxLength, or a larger one, unbounded; a maxLength up
+    # to it is counted in the regex. None: no cap, and a maxLength over max_string_length is resampled.
+    free_string_chars: int | None = 200
+    free_pattern_repeats: int | None = None  # `*`/`+` in patterns: at most lo + this repeats (None: the cap)
     free_array_items: int | None = 16  # arrays get at most minItems + this many items
-    free_any_chars: int | None = 32  # strings in values a schema leaves free ({} / true), free keys
+    free_any_chars: int | None = None  # strings in free values ({} / true), free keys, text around
+                                       # an unanchored pattern: at most this many characters (None: the cap)
     max_repeat_size: int = 20_000  # unrolled size of one array's items before maxItems is resampled
     max_listed_multiples: int = 256  # integer multipleOf masked by listing up to this many values
     optional_start_size: int = 4_000  # size spent on letting objects start at later optional members
@@ -87,6 +91,7 @@ class CompiledSchema:
     max_bytes: int | None
     uses: list[KeywordUse] = field(default_factory=list)
     size: int = 0  # the regex's unrolled size (about its automaton states)
+    string_cap: int | None = None  # the decoder must close every string by this many characters
 
     @property
     def unsupported(self) -> list[KeywordUse]:
@@ -176,7 +181,7 @@ class _Compiler:
         self.legacy_ref = cls.__name__ in _LEGACY_REF_DRAFTS  # $ref siblings are ignored there
         self.checked_formats = set(cls.FORMAT_CHECKER.checkers)
         self._validator: Any = None
-        self.pattern_limits = rx.PatternLimits(limits.free_string_chars, limits.free_pattern_repeats,
+        self.pattern_limits = rx.PatternLimits(limits.free_any_chars, limits.free_pattern_repeats,
                                                limits.max_string_length)
         self._generic: Frag | None = None
 
@@ -214,20 +219,18 @@ class _Compiler:
         uses = sorted(strongest.values(), key=lambda u: (u.pointer, u.keyword))
         if frag is None:
             return CompiledSchema(None, None, uses)
-        return CompiledSchema(frag.re, frag.max, uses, frag.size)
+        return CompiledSchema(frag.re, frag.max, uses, frag.size, self.limits.free_string_chars)
 
     def relaxed(self) -> Limits | None:
         """The next, looser limits worth a try after this walk outgrew its budget (None: none)."""
         limits = self.limits
         if self.used_free:
-            shorter = replace(limits, free_string_chars=_at_most(limits.free_string_chars, 32),
-                              free_pattern_repeats=_at_most(limits.free_pattern_repeats, 16),
+            shorter = replace(limits, free_pattern_repeats=_at_most(limits.free_pattern_repeats, 16),
                               free_array_items=_at_most(limits.free_array_items, 4),
                               free_any_chars=_at_most(limits.free_any_chars, 16))
             if shorter != limits:
                 return shorter
-            return replace(limits, free_string_chars=None, free_pattern_repeats=None, free_array_items=None,
-                           free_any_chars=None)
+            return replace(limits, free_pattern_repeats=None, free_array_items=None, free_any_chars=None)
         if self.recursed and limits.max_ref_depth > 1:
             return replace(limits, max_ref_depth=limits.max_ref_depth - 1)
         if limits.optional_depth is None:
@@ -241,9 +244,8 @@ class _Compiler:
         return self._generic
 
     def free_string(self, lo: int) -> Frag:
-        top = self.limits.free_string_chars
-        self.used_free = self.used_free or top is not None
-        return rx.string_of_length(lo, None if top is None else lo + top)
+        """A string of at least ``lo`` characters with no end in the regex (the string cap closes it)."""
+        return rx.string_of_length(lo, None)
 
     def free_key(self) -> Frag:
         """A string in a free value, or a free object key."""
@@ -587,10 +589,10 @@ class _Compiler:
             self.record(ptr, "minLength", RESAMPLE, f"over {cap} characters; checked after decoding")
             top = None
             lo = 0
-        elif self.limits.free_string_chars is not None and (hi is None or hi > lo + self.limits.free_string_chars):
+        elif self.limits.free_string_chars is not None and (hi is None or hi > self.limits.free_string_chars):
             return self.bounded_string(schema, ptr, lo)
         elif self.limits.free_string_chars is not None:
-            top = hi  # within the free allowance: masked exactly, no dearer than a free string
+            top = hi  # within the string cap: counted in the regex, masked exactly
         else:
             top = hi if hi is not None and hi <= cap else None
         if "minLength" in schema and lo <= cap:
@@ -600,10 +602,11 @@ class _Compiler:
         return rx.string_of_length(lo, top)
 
     def bounded_string(self, schema: dict[str, Any], ptr: str, lo: int) -> Frag:
-        """A string of at least ``lo`` characters and at most the free allowance more (under maxLength)."""
-        for key in ("minLength", "maxLength"):
-            if key in schema:
-                self.record(ptr, key, MASK)
+        """A string of at least ``lo`` characters, left to the string cap (under any maxLength)."""
+        if "minLength" in schema:
+            self.record(ptr, "minLength", MASK)
+        if "maxLength" in schema:
+            self.record(ptr, "maxLength", MASK, f"closed by the decoder at {self.limits.free_string_chars} characters")
         return self.free_string(lo)
 
     def formatted(self, schema: dict[str, Any], ptr: str, lo: int, hi: int | None) -> tuple[Frag, bool] | None:

@@ -132,16 +132,17 @@ class _FieldKinds:
         return "other"
 
     def length_bound(self, pointer: str) -> int | None:
-        """The longest free text the mask lets out at ``pointer``: the tightest ``maxLength``, else
-        ``minLength`` plus the compiler's cap on unbounded strings."""
+        """The longest free text the decoder lets out at ``pointer``: the tightest ``maxLength``, or
+        the string cap where that is shorter."""
         from ..compile.json_regex import DEFAULT_LIMITS
 
         texts = [n for n in self._at(pointer) if is_free_text(n)]
-        limits = [limit for n in texts if (limit := count_keyword(n.get("maxLength"), None)) is not None]
-        if limits:
-            return min(limits)
+        if not texts:
+            return None
         cap = DEFAULT_LIMITS.free_string_chars
-        return None if cap is None or not texts else max(count_keyword(n.get("minLength"), 0) for n in texts) + cap
+        limits = [limit for n in texts if (limit := count_keyword(n.get("maxLength"), None)) is not None]
+        bounds = limits + ([] if cap is None else [cap])
+        return min(bounds) if bounds else None
 
     def _at(self, pointer: str) -> list[dict[str, Any]]:
         nodes = self._expand(self.root)

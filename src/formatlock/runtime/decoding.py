@@ -39,6 +39,7 @@ class Guide:
     reach: Callable[[], int]  # most bytes from any point of a match to acceptance (see closing.bounds)
     max_bytes: int | None
     automaton: Callable[[], Automaton] | None  # None: no budget guard (llguidance's own path in `bench`)
+    string_cap: int | None = None  # JSON strings close by this many characters (see runtime.string_cap)
 
     def closing(self) -> Closing:
         return Closing(self.reach, self.max_bytes, self.automaton)
@@ -82,7 +83,7 @@ class Decoder:
         pending: list[int] = []
         pieces = self.model.vocabulary.pieces
         emitted = bytearray()
-        masking = guide.grammar.start() if guide is not None else None
+        masking = guide.grammar.start(guide.string_cap) if guide is not None else None
         closing = guide.closing() if guide is not None else None
         while True:
             limit, failed = None, False
@@ -105,7 +106,7 @@ class Decoder:
                     failed = True
                     closing.take_over(emitted)
                     ids, may_stop = closing.mask()
-                    mask = Mask.from_ids(ids, self.model.n_vocab, may_stop)
+                    mask = masking.capped(Mask.from_ids(ids, self.model.n_vocab, may_stop))
                 if mask.empty:
                     return self._finish(out, steps, dead_end=not mask.may_stop)
                 left = max_tokens - len(out) - 1  # tokens left after this one
@@ -130,7 +131,9 @@ class Decoder:
             if stop is not None and guide is None and stop(self._text(out)):
                 return self._finish(out, steps)
             if masking is not None and closing is not None:
-                if not failed and not masking.consume(token):
+                if failed:
+                    masking.follow(token)
+                elif not masking.consume(token):
                     raise DecodingError(f"the decoder chose token {token}, which the constraint does not allow")
                 emitted += pieces[token]
                 closing.advance([token])

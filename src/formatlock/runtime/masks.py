@@ -4,7 +4,8 @@ formatlock's compiler turns a schema into one regex (:mod:`formatlock.compile.js
 (a token trie walked by a lazy derivative-based lexer, in Rust) gives the tokens that keep that
 regex alive in tens of microseconds on any vocabulary size, and the forced tokens for
 jump-forward. What llguidance does not give, the distance to acceptance that keeps an output
-closable within its token budget, comes from :mod:`formatlock.runtime.closing`.
+closable within its token budget, comes from :mod:`formatlock.runtime.closing`. Strings the regex
+leaves unbounded are closed at the schema's string cap (:mod:`formatlock.runtime.string_cap`).
 
 Per model: the tokenizer (read once from llama.cpp, the one-time vocabulary load). Per constraint
 and model: a compiled grammar, cached. Per output: a :class:`Masking`, a copy of the grammar's
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import CompileError
+from .string_cap import CapTables, StringCap
 
 if TYPE_CHECKING:
     from .models import Model
@@ -67,6 +69,14 @@ class ModelMasks:
         self.n_vocab = model.n_vocab
         self.stop_ids = model.stop_ids
         self._grammars: OrderedDict[str, Grammar] = OrderedDict()
+        self._cap_tables: CapTables | None = None
+
+    def cap_tables(self) -> CapTables:
+        """The vocabulary's string-cap tables (made on first use)."""
+        with _lock:
+            if self._cap_tables is None:
+                self._cap_tables = CapTables(self.model.vocabulary.pieces)
+            return self._cap_tables
 
     def grammar(self, regex: str) -> Grammar:
         """The compiled grammar of ``regex`` over this vocabulary (cached)."""
@@ -97,8 +107,10 @@ class Grammar:
         self.owner = owner
         self._start = matcher
 
-    def start(self) -> Masking:
-        return Masking(self.owner, self._start.deep_copy())
+    def start(self, string_cap: int | None = None) -> Masking:
+        """One output's state; ``string_cap`` closes every JSON string by that many characters."""
+        cap = None if string_cap is None else StringCap(self.owner.cap_tables(), string_cap)
+        return Masking(self.owner, self._start.deep_copy(), cap)
 
 
 class Mask:
@@ -142,9 +154,10 @@ class Mask:
 class Masking:
     """One output's place in the constraint: allowed tokens, forced tokens, consumed tokens."""
 
-    def __init__(self, owner: ModelMasks, matcher: Any) -> None:
+    def __init__(self, owner: ModelMasks, matcher: Any, cap: StringCap | None = None) -> None:
         self._owner = owner
         self._matcher = matcher
+        self._cap = cap
         self._words = (owner.n_vocab + 31) // 32
 
     @property
@@ -156,6 +169,8 @@ class Masking:
         """The tokens allowed next (end-of-generation tokens excluded) and whether the output may end here."""
         bits = np.empty(self._words, dtype=np.uint32)
         self._matcher.unsafe_compute_mask_ptr(bits.ctypes.data, bits.nbytes)
+        if self._cap is not None:
+            bits = self._cap.narrow(bits)
         may_stop = self._matcher.is_accepting()
         if may_stop:
             for stop in self._owner.stop_ids:
@@ -168,6 +183,17 @@ class Masking:
             return []
         return list(self._matcher.compute_ff_tokens())
 
+    def capped(self, mask: Mask) -> Mask:
+        """``mask`` narrowed by the string cap (for masks that did not come from :meth:`allowed`)."""
+        bits = mask.bits if self._cap is None else self._cap.narrow(mask.bits)
+        return mask if bits is mask.bits else Mask(bits, mask.n_vocab, mask.may_stop)
+
+    def follow(self, token: int) -> None:
+        """Count ``token`` against the string cap only (where llguidance is no longer fed)."""
+        if self._cap is not None:
+            self._cap.follow(token)
+
     def consume(self, token: int) -> bool:
         """Take ``token``; False if the constraint does not allow it."""
+        self.follow(token)
         return bool(self._matcher.consume_token(token)) and not self._matcher.is_error()
