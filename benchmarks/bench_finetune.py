@@ -2,7 +2,7 @@
 
     .venv/bin/pip install -e ".[train]"
     .venv/bin/python benchmarks/bench_finetune.py --schema support_ticket [--train 300] [--held-out 50] [--epochs 1]
-        [--headroom 0.8] [--strict] [--temperature 0.7]
+        [--headroom 0.8] [--relabel N] [--strict] [--temperature 0.7]
 
 Writes its inputs (generated here from templates, seeded: none of them is in the repository's
 examples), exports ``--train`` of them with the local model as the teacher and the probe's own
@@ -104,6 +104,7 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=0.7, help="probe sampling temperature (0: greedy)")
     parser.add_argument("--headroom", type=float, default=0.8, help="export --headroom (1: labels up to the limits)")
     parser.add_argument("--strict", action="store_true", help="export --strict: drop the examples the gates flag")
+    parser.add_argument("--relabel", type=int, default=0, help="export --relabel: sample flagged targets again")
     parser.add_argument("--work", type=Path)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
@@ -119,7 +120,7 @@ def main() -> None:
     instruction = schema_instruction(load_schema(args.schema).document)
     export_s, _ = run("export", "--schema", args.schema, "--inputs", str(train_in), "--out", str(work / "data"),
                       "--system", instruction, "--val-fraction", "0.05", "--headroom", str(args.headroom),
-                      "--force", "-q", *(["--strict"] if args.strict else []))
+                      "--force", "-q", "--relabel", str(args.relabel), *(["--strict"] if args.strict else []))
     train_s, _ = run("finetune", "--data", str(work / "data"), "--out", str(work / "adapter"),
                      "--epochs", str(args.epochs), "-q")
     adapter = work / "adapter" / "adapter.gguf"
@@ -135,7 +136,9 @@ def main() -> None:
     print(f"| prompt-only failures | {before['failure_kinds']} | {after['failure_kinds']} |")
     print(f"| failing keywords | {before['failure_keywords']} | {after['failure_keywords']} |")
     print(f"| probe wall time s | {before['seconds']:.0f} | {after['seconds']:.0f} |")
-    print(f"\nexport {export_s:.0f} s ({record['examples']['train']} train, {record['examples']['val']} val); "
+    counts = json.loads((work / "data" / "manifest.json").read_text())["counts"]
+    print(f"\nexport {export_s:.0f} s ({record['examples']['train']} train, {record['examples']['val']} val, "
+          f"{counts['relabelled']} relabelled); "
           f"finetune {train_s:.0f} s ({record['wall_time_s']} s inside, {args.epochs} epoch(s)); "
           f"adapter {adapter.stat().st_size / 2**20:.1f} MiB; losses {record['history']}")
 

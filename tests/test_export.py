@@ -59,10 +59,10 @@ def test_export_on_the_embedded_model(tmp_path: Path) -> None:
     assert sorted(r["input"] for r in everything) == sorted(PROMPTS[:2])  # deduplicated
     schema = load_schema("support_ticket")
     assert manifest["counts"] == {"train": len(rows["train.jsonl"]), "val": len(rows["val.jsonl"]), "skipped": 0,
-                                  "dropped_by_quality": 0}
+                                  "dropped_by_quality": 0, "relabelled": 0}
     assert manifest["quality"]["strict"] is False and isinstance(manifest["quality"]["warnings"], list)
     assert manifest["schema_hash"] == schema.id and manifest["format"] == "alpaca" and manifest["model"] == "smollm2"
-    assert manifest["teacher"] == "smollm2" and manifest["headroom"] == 0.8
+    assert manifest["teacher"] == "smollm2" and manifest["headroom"] == 0.8 and manifest["relabel"] == 0
     # the teacher labelled under limits cut to 80%: maxLength 60 became 48, maxItems 4 became 3
     targets = [json.loads(r["output"]) for r in everything]
     assert all(len(t["summary"]) <= 48 and len(t.get("tags", [])) <= 3 for t in targets), targets
@@ -71,6 +71,32 @@ def test_export_on_the_embedded_model(tmp_path: Path) -> None:
     assert all(validator.check_text(r["output"])[1] == [] and r["instruction"] for r in everything)
     assert not (out / ".partial").exists() and sorted(p.name for p in out.iterdir()) == [
         "manifest.json", "train.jsonl", "val.jsonl"]
+
+
+def test_relabel_samples_a_flagged_target_again_and_keeps_the_first_that_passes(tmp_path: Path) -> None:
+    from formatlock.finetune.datasets import Checkpoint, teach
+    from formatlock.runtime.backends import open_backend
+
+    note = load_schema({"type": "object", "properties": {"note": {"type": "string", "maxLength": 40}},
+                        "required": ["note"]})
+    teacher, seen = open_backend(None), []
+
+    def label(prompt: str, relabel: int, flags: int) -> tuple[dict, int]:
+        seen.clear()
+        checkpoint = Checkpoint(tmp_path / prompt[:4])
+        checkpoint.start({}, resume=False)
+        examples, skipped, relabelled = teach(note, [prompt], checkpoint, [], teacher=teacher, temperature=0.9,
+                                              seed=0, relabel=relabel,
+                                              flagged=lambda t: seen.append(t) or len(seen) <= flags)
+        assert skipped == [] and [e.prompt for e in checkpoint.load()] == [prompt]  # checkpointed once
+        return json.loads(examples[0].target), relabelled
+
+    target, relabelled = label("I was charged twice", relabel=3, flags=1)
+    assert len(seen) == 2 and target == seen[1] and relabelled == 1  # the second sample passed
+    target, relabelled = label("App crashes on upload", relabel=2, flags=99)
+    assert len(seen) == 3 and target == seen[0] and relabelled == 0  # none passed: the first is kept
+    label("Close my account", relabel=0, flags=99)
+    assert seen == []  # without --relabel the gates are not asked while labelling
 
 
 def test_another_model_can_be_the_teacher(tmp_path: Path) -> None:

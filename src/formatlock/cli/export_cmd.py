@@ -38,11 +38,14 @@ from .options import concurrency_option, inputs_option, progress_bar, quiet_opti
 @click.option("--headroom", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_HEADROOM, show_default=True,
               help="The teacher labels with every maxLength of free text and every maxItems cut to this share of "
                    "itself, so that a model trained on the data stops short of the real limit; 1 turns it off.")
+@click.option("--relabel", type=click.IntRange(0, 20), default=0, show_default=True, metavar="N",
+              help="Sample a target the quality gates flag again, with the next seed, up to N times, and keep the "
+                   "first that passes (each try costs one more generation).")
 @quiet_option
 def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, out_dir: Path | None,
             val_fraction: float, seed: int, model: str | None, concurrency: int, temperature: float,
             system: str | None,
-            resume: bool, force: bool, strict: bool, headroom: float, quiet: bool) -> None:
+            resume: bool, force: bool, strict: bool, headroom: float, relabel: int, quiet: bool) -> None:
     """Write DIR/train.jsonl, DIR/val.jsonl and DIR/manifest.json for fine-tuning.
 
     Targets come from the teacher (constrained decoding on a local model, or a server model with
@@ -57,7 +60,8 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, 
     finished dataset. A finished dataset is never replaced without --force.
     Quality gates (warnings, not validity) report per field: targets that copy the schema's
     words, empty strings, text cut at its length limit, text in a loop, a field that never
-    changes, a skewed enum; --strict drops the examples the first four flag. With two prompts or
+    changes, a skewed enum. --relabel N samples a target the first four flag again, up to N
+    times; --strict drops the examples they still flag. With two prompts or
     more, val.jsonl gets at least one whatever --val-fraction (above 0) gives.
 
     The teacher labels with --headroom: each maxLength of free text and each maxItems is cut to
@@ -89,11 +93,14 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, 
     bar = progress_bar("exporting", quiet)
     summary = export(schema, out_dir or Path("finetune_data") / schema.name, inputs, fmt=fmt,
                      val_fraction=val_fraction, seed=seed, model=model, temperature=temperature, system=system,
-                     resume=resume, force=force, strict=strict, headroom=headroom, concurrency=concurrency, progress=bar)
+                     resume=resume, force=force, strict=strict, headroom=headroom, relabel=relabel, concurrency=concurrency,
+                     progress=bar)
     for prompt in summary.skipped:
         click.echo(f"formatlock: warning: no schema-valid target for {prompt[:60]!r}; left out", err=True)
     for line in summary.quality:
         click.echo(f"formatlock: quality: {line}", err=True)
+    if summary.relabelled:
+        click.echo(f"formatlock: quality: --relabel replaced {summary.relabelled} flagged targets", err=True)
     if summary.dropped:
         click.echo(f"formatlock: quality: --strict left out {summary.dropped} flagged examples", err=True)
     total = summary.train + summary.val

@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +52,7 @@ class Summary:
     skipped: list[str] = field(default_factory=list)
     quality: list[str] = field(default_factory=list)  # the quality gates' warnings, one line each
     dropped: int = 0  # examples left out by strict quality gates
+    relabelled: int = 0  # examples whose target came from a new sample after the gates flagged the first
 
 
 def default_system(schema: Schema) -> str:
@@ -149,13 +150,17 @@ class Checkpoint:
 
 
 def teach(schema: Schema, prompts: list[str], checkpoint: Checkpoint, done: list[Example], *, teacher: Backend,
-          temperature: float, seed: int, concurrency: int = 1,
-          progress: Progress = no_progress) -> tuple[list[Example], list[str]]:
+          temperature: float, seed: int, concurrency: int = 1, relabel: int = 0,
+          flagged: Callable[[Any], bool] = lambda _: False,
+          progress: Progress = no_progress) -> tuple[list[Example], list[str], int]:
     """Constrained targets for the prompts not in ``done``, each checkpointed as soon as it is made.
 
-    A server teacher labels up to ``concurrency`` prompts at once. Returns (examples for
-    ``prompts``, prompts the teacher found no valid target for). A server failure stops the
-    export; every target made before it is in the checkpoint, for ``--resume``.
+    A target that ``flagged`` rejects (the quality gates) is sampled again, with the next seed, up
+    to ``relabel`` times; the first one that passes is kept, else the first one made. A server
+    teacher labels up to ``concurrency`` prompts at once. Returns (examples for ``prompts``,
+    prompts the teacher found no valid target for, how many targets made now came from a new
+    sample). A server failure stops the export; every
+    target made before it is in the checkpoint, for ``--resume``.
     """
     import threading
 
@@ -168,21 +173,37 @@ def teach(schema: Schema, prompts: list[str], checkpoint: Checkpoint, done: list
     constraint = for_schema(schema, masked=teacher.masks_locally)
     saving = threading.Lock()
 
-    def label(prompt: str) -> tuple[str, Example | None]:
+    def sample(prompt: str, attempt: int) -> Any:
+        """One valid target (parsed), or None where the teacher found none."""
         try:
             result = run(constraint, prompt, model=teacher, temperature=temperature,
-                         seed=prompt_hash(seed, prompt) % 2**32)[0]
+                         seed=(prompt_hash(seed, prompt) + attempt) % 2**32)[0]
         except (EnforcementError, RefusedError):  # no valid target, or a compile bound hit while decoding
-            return prompt, None
-        example = Example(prompt, compact_json(json.loads(result.text)))
+            return None
+        return json.loads(result.text)
+
+    def label(prompt: str) -> tuple[str, Example | None, bool]:
+        first = target = sample(prompt, 0)
+        passed = first is None or not relabel or not flagged(first)
+        for attempt in range(1, relabel + 1):
+            if passed:
+                break
+            target = sample(prompt, attempt)
+            passed = target is not None and not flagged(target)
+        if not passed:
+            target = first  # no sample passed the gates: the first valid one is kept, and reported
+        if target is None:
+            return prompt, None, False
+        example = Example(prompt, compact_json(target))
         with saving:
             checkpoint.append(example)
-        return prompt, example
+        return prompt, example, target is not first
 
-    skipped = []
+    skipped, relabelled = [], 0
     with progress(len(todo)) as bar:
         try:
-            for prompt, example in ordered(label, todo, teacher.workers(concurrency)):
+            for prompt, example, renewed in ordered(label, todo, teacher.workers(concurrency)):
+                relabelled += renewed
                 if example is None:
                     skipped.append(prompt)
                 else:
@@ -191,7 +212,7 @@ def teach(schema: Schema, prompts: list[str], checkpoint: Checkpoint, done: list
         except ServerError as exc:
             raise ServerError(f"{exc} (the targets made so far are kept in {checkpoint.folder}: "
                               "rerun with --resume)") from exc
-    return [finished[p] for p in dict.fromkeys(prompts) if p in finished], skipped
+    return [finished[p] for p in dict.fromkeys(prompts) if p in finished], skipped, relabelled
 
 
 def from_log(schema: Schema, log: CallLog | None = None) -> tuple[list[Example], list[str]]:
@@ -216,13 +237,15 @@ def from_log(schema: Schema, log: CallLog | None = None) -> tuple[list[Example],
 def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: str = "openai",
            val_fraction: float = 0.1, seed: int = 0, model: str | None = None, temperature: float = 0.7,
            system: str | None = None, resume: bool = False, force: bool = False, strict: bool = False,
-           headroom: float = DEFAULT_HEADROOM, concurrency: int = 1, progress: Progress = no_progress) -> Summary:
+           headroom: float = DEFAULT_HEADROOM, relabel: int = 0, concurrency: int = 1,
+           progress: Progress = no_progress) -> Summary:
     """Build and write the dataset for ``inputs`` (targets from the teacher) or, when None, from the call log.
 
     A folder that already holds a finished dataset is kept: resuming it is refused (there is
     nothing to resume), and replacing it takes ``force``. The teacher labels under the schema's
     limits cut to ``headroom`` of themselves (:mod:`formatlock.finetune.headroom`). The quality gates
-    (:mod:`formatlock.finetune.quality`) go into the manifest; ``strict`` drops the examples they flag.
+    (:mod:`formatlock.finetune.quality`) go into the manifest; ``relabel`` samples a flagged target
+    again up to that many times, and ``strict`` drops the examples still flagged.
     """
     from ..runtime.backends import open_backend
     from ..runtime.models import load_model
@@ -240,6 +263,8 @@ def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: st
     checkpoint = Checkpoint(out_dir)
     skipped: list[str] = []
     labelled = schema  # the schema the targets were made under: the gates judge against its limits
+    system = system or default_system(schema)
+    relabelled = 0
     if inputs is None:
         examples, models = from_log(schema)
         if not examples:
@@ -247,16 +272,20 @@ def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: st
         source, model_name = "valid calls in the call log", ", ".join(models)
     else:
         settings = {"schema_hash": schema.id, "model": teacher.name, "temperature": temperature, "seed": seed,
-                    "headroom": headroom}
+                    "headroom": headroom, "relabel": relabel}
         done = checkpoint.start(settings, resume)
         labelled = tightened(schema, headroom)
-        examples, skipped = teach(labelled, [i.text for i in inputs], checkpoint, done, teacher=teacher,
-                                  temperature=temperature, seed=seed, concurrency=concurrency, progress=progress)
+
+        def flagged(target: Any) -> bool:
+            return bool(quality.check(labelled, [target], instruction=system).flagged)
+
+        examples, skipped, relabelled = teach(labelled, [i.text for i in inputs], checkpoint, done, teacher=teacher,
+                                              temperature=temperature, seed=seed, concurrency=concurrency,
+                                              relabel=relabel, flagged=flagged, progress=progress)
         if not examples:
             raise EnforcementError(f"the teacher {teacher.name} found no schema-valid target for any input")
         how = "constrained decoding" if teacher.constrains else "validated prompt-only replies (with retries)"
         source, model_name = f"{how} on {teacher.name}", teacher.name
-    system = system or default_system(schema)
     gates = quality.check(labelled, [json.loads(e.target) for e in examples], instruction=system)
     kept = [e for i, e in enumerate(examples) if not (strict and i in gates.flagged)]
     if not kept:
@@ -269,14 +298,15 @@ def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: st
         "schema_document": schema.document, "model": model_name, "teacher": model_name, "source": source,
         "format": fmt,
         "system": system, "seed": seed, "val_fraction": val_fraction,
-        "headroom": None if inputs is None else headroom,
-        "counts": {"train": len(train), "val": len(val), "skipped": len(skipped), "dropped_by_quality": dropped},
+        "headroom": None if inputs is None else headroom, "relabel": None if inputs is None else relabel,
+        "counts": {"train": len(train), "val": len(val), "skipped": len(skipped), "dropped_by_quality": dropped,
+                   "relabelled": relabelled},
         "quality": {**gates.as_dict(), "strict": strict},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "formatlock_version": _version(),
     }
     write_dataset(out_dir, rows, manifest)
     checkpoint.remove()
-    return Summary(out_dir, len(train), len(val), skipped, [str(w) for w in gates.warnings], dropped)
+    return Summary(out_dir, len(train), len(val), skipped, [str(w) for w in gates.warnings], dropped, relabelled)
 
 
 def _checked_rows(schema: Schema, parts: dict[str, list[Example]], fmt: str, system: str,
