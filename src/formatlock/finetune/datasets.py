@@ -159,8 +159,8 @@ def teach(schema: Schema, prompts: list[str], checkpoint: Checkpoint, done: list
     to ``relabel`` times; the first one that passes is kept, else the first one made. A server
     teacher labels up to ``concurrency`` prompts at once. Returns (examples for ``prompts``,
     prompts the teacher found no valid target for, how many targets made now came from a new
-    sample). A server failure stops the export; every
-    target made before it is in the checkpoint, for ``--resume``.
+    sample). A server failure stops the export; every target made before it is in the
+    checkpoint, for ``--resume``.
     """
     import threading
 
@@ -184,14 +184,10 @@ def teach(schema: Schema, prompts: list[str], checkpoint: Checkpoint, done: list
 
     def label(prompt: str) -> tuple[str, Example | None, bool]:
         first = target = sample(prompt, 0)
-        passed = first is None or not relabel or not flagged(first)
-        for attempt in range(1, relabel + 1):
-            if passed:
-                break
-            target = sample(prompt, attempt)
-            passed = target is not None and not flagged(target)
-        if not passed:
-            target = first  # no sample passed the gates: the first valid one is kept, and reported
+        if first is not None and relabel and flagged(first):
+            again = (sample(prompt, attempt) for attempt in range(1, relabel + 1))
+            # the first new sample that passes the gates; if none does, the first one made, which the gates report
+            target = next((t for t in again if t is not None and not flagged(t)), first)
         if target is None:
             return prompt, None, False
         example = Example(prompt, compact_json(target))
