@@ -95,3 +95,35 @@ def test_datasets_it_cannot_train_on_are_one_line_errors(dataset: Path, setup: C
     result = CliRunner().invoke(cli, ["finetune", "--data", str(dataset), "--out", str(dataset / "adapter")])
     assert result.exit_code == 2 and message in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_context_run_without_gradients_gives_the_loss_of_the_whole_conversation(dataset: Path) -> None:
+    """Training splits the system prompt off (no gradients through it); the loss must not change."""
+    pytest.importorskip("peft", reason="needs the train extra: pip install 'formatlock[train]'")
+    import peft
+    import torch
+    import transformers
+
+    from formatlock.finetune import train
+    from formatlock.finetune.lora_gguf import TARGET_MODULES
+    from formatlock.runtime.models import resolve
+
+    _, path = resolve(None)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    network = transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name)
+    network = peft.get_peft_model(network, peft.LoraConfig(r=2, target_modules=TARGET_MODULES, task_type="CAUSAL_LM"))
+    for name, weight in network.named_parameters():  # a LoRA that already changes the model, as after some steps
+        if "lora_B" in name:
+            torch.nn.init.normal_(weight, std=0.02, generator=torch.Generator().manual_seed(0))
+    messages = json.loads((dataset / "train.jsonl").read_text().splitlines()[0])["messages"]
+    example = train._encode(tokenizer, messages, torch)
+    assert example.context is not None  # the system prompt
+    whole = torch.cat([example.context, example.ids], dim=1)
+    labels = torch.cat([torch.full_like(example.context, -100), example.labels], dim=1)
+    assert 0 < int((example.labels != -100).sum()) < example.ids.shape[1]  # the answer, not the user message
+    split = train._loss(network, example, torch)
+    expected = network(input_ids=whole, labels=labels).loss
+    assert abs(split.item() - expected.item()) < 1e-4
+    split.backward()
+    trained = [w.grad for name, w in network.named_parameters() if "lora_A" in name]
+    assert all(g is not None for g in trained) and any(float(g.abs().sum()) > 0 for g in trained)

@@ -2,8 +2,10 @@
 
 The fallback path's last step: ``formatlock export`` writes chat examples whose every target
 validates; this trains a LoRA on them (loss on the answers only), so that the model writes the
-format when prompted alone. transformers loads the GGUF itself (dequantised to fp32), peft adds the
-LoRA, and :mod:`formatlock.finetune.lora_gguf` writes the adapter that ``MODEL+DIR/adapter.gguf`` loads
+format when prompted alone. The context before the last user message (an export's long schema
+instruction) runs without gradients, which saves most of a step's backward pass. transformers
+loads the GGUF itself (dequantised to fp32), peft adds the LoRA, and
+:mod:`formatlock.finetune.lora_gguf` writes the adapter that ``MODEL+DIR/adapter.gguf`` loads
 everywhere a model is named. Needs the ``train`` extra (CPU torch, transformers, peft, gguf).
 
 Crash safety, as for exports: ``finetune.json`` is removed first and written last, after the
@@ -92,8 +94,7 @@ def finetune(data_dir: Path, *, model: str | None = None, out_dir: Path | None =
         network.train()
         losses = []
         for i in order.sample(range(len(train_ids)), len(train_ids)):
-            ids, labels = train_ids[i]
-            loss = network(input_ids=ids, labels=labels).loss
+            loss = _loss(network, train_ids[i], torch)
             loss.backward()
             optimizer.step()
             optimizer.zero_grad()
@@ -116,7 +117,8 @@ def finetune(data_dir: Path, *, model: str | None = None, out_dir: Path | None =
         "examples": {"train": len(train_ids), "val": len(val_ids)},
         "hyperparameters": {"epochs": settings.epochs, "rank": settings.rank, "alpha": settings.alpha,
                             "learning_rate": settings.learning_rate, "max_examples": settings.max_examples,
-                            "seed": settings.seed, "target_modules": TARGET_MODULES, "batch_size": 1},
+                            "seed": settings.seed, "target_modules": TARGET_MODULES, "batch_size": 1,
+                            "context_gradients": False},
         "history": history, "wall_time_s": round(time.perf_counter() - started, 1),
         "adapter": ADAPTER, "adapter_bytes": adapter.stat().st_size,
     }
@@ -172,24 +174,70 @@ def _rows(path: Path, required: bool = True) -> list[list[dict[str, str]]]:
     return rows
 
 
-def _encode(tokenizer: Any, messages: list[dict[str, str]], torch: Any) -> tuple[Any, Any]:
-    """Token ids of the whole conversation, and labels that count only the answer's tokens."""
-    prompt = tokenizer.apply_chat_template(messages[:-1], add_generation_prompt=True, tokenize=False)
-    full = tokenizer.apply_chat_template(messages, tokenize=False)
+@dataclass(frozen=True)
+class _Encoded:
+    """One chat example as token ids: the context before the last user message, then the rest."""
+
+    context: Any | None  # (1, C) ids run without gradients, or None
+    ids: Any  # (1, N) the last user message and the answer
+    labels: Any  # (1, N) the answer's ids, -100 elsewhere
+
+
+def _encode(tokenizer: Any, messages: list[dict[str, str]], torch: Any) -> _Encoded:
+    """Token ids of the whole conversation, labels that count only the answer's tokens, and where the context ends.
+
+    The context (the system prompt, in an export: the same long schema instruction in every row)
+    is split off so that training runs it without gradients, which halves the cost of a step.
+    """
+    def text(part: list[dict[str, str]], **options: Any) -> str:
+        return tokenizer.apply_chat_template(part, tokenize=False, **options)
+
+    def tokens(part: str) -> list[int]:
+        return tokenizer(part, add_special_tokens=False)["input_ids"]
+
+    prompt, full = text(messages[:-1], add_generation_prompt=True), text(messages)
     if not full.startswith(prompt):
         raise UsageError("the model's chat template does not put the answer after the prompt; cannot mask it")
-    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    ids = tokenizer(full, add_special_tokens=False)["input_ids"]
+    prompt_ids, ids = tokens(prompt), tokens(full)
     labels = [-100] * len(prompt_ids) + ids[len(prompt_ids):]
-    return torch.tensor([ids]), torch.tensor([labels])
+    users = [i for i, message in enumerate(messages) if message["role"] == "user"]
+    try:
+        head = text(messages[: users[-1]]) if users and users[-1] > 0 else ""
+    except Exception:  # noqa: BLE001 - a template may refuse a conversation without a user turn: no split then
+        head = ""
+    cut = len(tokens(head)) if head and prompt.startswith(head) else 0
+    if cut and ids[:cut] != tokens(head):  # the context's tokens must be the conversation's own first tokens
+        cut = 0
+    return _Encoded(torch.tensor([ids[:cut]]) if cut else None, torch.tensor([ids[cut:]]), torch.tensor([labels[cut:]]))
 
 
-def _mean_loss(network: Any, examples: list[tuple[Any, Any]], torch: Any) -> float | None:
+def _loss(network: Any, example: _Encoded, torch: Any) -> Any:
+    """The answer's mean token loss; the context runs first, with the current weights but no gradients.
+
+    No gradient flows back through the context's keys and values (the LoRA learns from the user
+    message and the answer), so its backward pass, most of a step's cost, is never run.
+    """
+    if example.context is None:
+        return network(input_ids=example.ids, labels=example.labels).loss
+    keyword = _cache_keyword(network)
+    with torch.no_grad():
+        cache = network(input_ids=example.context, use_cache=True)[keyword]
+    return network(input_ids=example.ids, labels=example.labels, use_cache=True, **{keyword: cache}).loss
+
+
+def _cache_keyword(network: Any) -> str:
+    """transformers 5 renames ``past_key_values`` to ``cache``; the base model's signature says which it takes."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(network.get_base_model().forward).parameters else "past_key_values"
+
+
+def _mean_loss(network: Any, examples: list[_Encoded], torch: Any) -> float | None:
     if not examples:
         return None
     network.eval()
     with torch.no_grad():
-        return sum(float(network(input_ids=ids, labels=labels).loss) for ids, labels in examples) / len(examples)
+        return sum(float(_loss(network, example, torch)) for example in examples) / len(examples)
 
 
 def _sha256(path: Path) -> str:
