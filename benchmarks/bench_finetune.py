@@ -1,7 +1,7 @@
 """Does fine-tuning on an export make prompt-only output valid? Before/after on held-out inputs.
 
     .venv/bin/pip install -e ".[train]"
-    .venv/bin/python benchmarks/bench_finetune.py --schema support_ticket [--train 300] [--held-out 50] [--epochs 1]
+    .venv/bin/python benchmarks/bench_finetune.py --schema support_ticket [--train 300] [--held-out 50] [--epochs 2]
         [--headroom 0.8] [--relabel N] [--strict] [--temperature 0.7]
 
 Writes its inputs (generated here from templates, seeded: none of them is in the repository's
@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--schema", choices=sorted(SOURCES), default="support_ticket")
     parser.add_argument("--train", type=int, default=300)
     parser.add_argument("--held-out", type=int, default=50)
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--temperature", type=float, default=0.7, help="probe sampling temperature (0: greedy)")
     parser.add_argument("--headroom", type=float, default=0.8, help="export --headroom (1: labels up to the limits)")

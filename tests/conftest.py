@@ -60,7 +60,7 @@ def tiny_adapter(tmp_path_factory: pytest.TempPathFactory) -> TinyAdapter:
     root = tmp_path_factory.mktemp("adapter")
     data = Path(shutil.copytree(Path(__file__).resolve().parents[1] / "finetune_data" / "support_ticket", root / "data"))
     out = root / "adapter"
-    result = CliRunner().invoke(cli, ["finetune", "--data", str(data), "--out", str(out), "--max-examples", "4",
+    result = CliRunner().invoke(cli, ["finetune", "--data", str(data), "--out", str(out), "--max-examples", "4", "--epochs", "1",
                                       "--learning-rate", "1e-3", "--rank", "4"])
     assert result.exit_code == 0, result.stderr
     return TinyAdapter(out, result.stderr)

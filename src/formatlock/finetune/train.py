@@ -34,13 +34,14 @@ ADAPTER = "adapter.gguf"
 RECORD = "finetune.json"
 
 Step = Callable[[int, int, float], object]  # (steps done, steps in all, last loss)
+CONTEXT_REUSE = 4  # steps that share one computation of the same context's keys and values
 
 
 @dataclass(frozen=True)
 class Settings:
     """The hyperparameters, as recorded in ``finetune.json``."""
 
-    epochs: int = 1
+    epochs: int = 2
     rank: int = 16
     learning_rate: float = 2e-4
     max_examples: int | None = None
@@ -89,12 +90,13 @@ def finetune(data_dir: Path, *, model: str | None = None, out_dir: Path | None =
     val_ids = [_encode(tokenizer, row, torch) for row in val]
     optimizer = torch.optim.AdamW([p for p in network.parameters() if p.requires_grad], lr=settings.learning_rate)
     order = random.Random(settings.seed)
+    contexts = _Contexts(CONTEXT_REUSE)
     history, total, done = [], settings.epochs * len(train_ids), 0
     for epoch in range(1, settings.epochs + 1):
         network.train()
         losses = []
         for i in order.sample(range(len(train_ids)), len(train_ids)):
-            loss = _loss(network, train_ids[i], torch)
+            loss = _loss(network, train_ids[i], torch, contexts)
             loss.backward()
             optimizer.step()
             optimizer.zero_grad()
@@ -104,6 +106,7 @@ def finetune(data_dir: Path, *, model: str | None = None, out_dir: Path | None =
                 on_step(done, total, losses[-1])
         history.append({"epoch": epoch, "train_loss": sum(losses) / len(losses),
                         "val_loss": _mean_loss(network, val_ids, torch)})
+        contexts.clear()
 
     adapter = out_dir / ADAPTER
     temporary = out_dir / f".{ADAPTER}.{os.getpid()}.tmp"
@@ -118,7 +121,7 @@ def finetune(data_dir: Path, *, model: str | None = None, out_dir: Path | None =
         "hyperparameters": {"epochs": settings.epochs, "rank": settings.rank, "alpha": settings.alpha,
                             "learning_rate": settings.learning_rate, "max_examples": settings.max_examples,
                             "seed": settings.seed, "target_modules": TARGET_MODULES, "batch_size": 1,
-                            "context_gradients": False},
+                            "context_gradients": False, "context_reuse": CONTEXT_REUSE},
         "history": history, "wall_time_s": round(time.perf_counter() - started, 1),
         "adapter": ADAPTER, "adapter_bytes": adapter.stat().st_size,
     }
@@ -211,17 +214,44 @@ def _encode(tokenizer: Any, messages: list[dict[str, str]], torch: Any) -> _Enco
     return _Encoded(torch.tensor([ids[:cut]]) if cut else None, torch.tensor([ids[cut:]]), torch.tensor([labels[cut:]]))
 
 
-def _loss(network: Any, example: _Encoded, torch: Any) -> Any:
-    """The answer's mean token loss; the context runs first, with the current weights but no gradients.
+class _Contexts:
+    """The keys and values of the last context, shared by up to ``reuse`` consecutive steps on it.
+
+    Running the context is most of a step. A LoRA's weights move little in a few steps, so the
+    steps after the first see keys and values a few updates old; the first step of each run, and
+    every evaluation (no updates), are exact.
+    """
+
+    def __init__(self, reuse: int | None) -> None:
+        self.reuse, self.ids, self.cache, self.uses = reuse, None, None, 0
+
+    def get(self, network: Any, context: Any, torch: Any, keyword: str) -> Any:
+        """A fresh copy of the cache for ``context`` (a step appends its own tokens to it)."""
+        import copy
+
+        stale = self.reuse is not None and self.uses >= self.reuse
+        if self.ids is None or stale or not torch.equal(self.ids, context):
+            with torch.no_grad():
+                self.cache = network(input_ids=context, use_cache=True)[keyword]
+            self.ids, self.uses = context, 0
+        self.uses += 1
+        return copy.deepcopy(self.cache)
+
+    def clear(self) -> None:
+        self.ids, self.cache, self.uses = None, None, 0
+
+
+def _loss(network: Any, example: _Encoded, torch: Any, contexts: _Contexts | None = None) -> Any:
+    """The answer's mean token loss; the context runs first, with recent weights but no gradients.
 
     No gradient flows back through the context's keys and values (the LoRA learns from the user
-    message and the answer), so its backward pass, most of a step's cost, is never run.
+    message and the answer), so its backward pass is never run, and ``contexts`` shares one run
+    of a context among a few steps.
     """
     if example.context is None:
         return network(input_ids=example.ids, labels=example.labels).loss
     keyword = _cache_keyword(network)
-    with torch.no_grad():
-        cache = network(input_ids=example.context, use_cache=True)[keyword]
+    cache = (contexts or _Contexts(1)).get(network, example.context, torch, keyword)
     return network(input_ids=example.ids, labels=example.labels, use_cache=True, **{keyword: cache}).loss
 
 
@@ -236,8 +266,9 @@ def _mean_loss(network: Any, examples: list[_Encoded], torch: Any) -> float | No
     if not examples:
         return None
     network.eval()
+    contexts = _Contexts(None)  # no update between evaluations: one run per context is exact
     with torch.no_grad():
-        return sum(float(_loss(network, example, torch)) for example in examples) / len(examples)
+        return sum(float(_loss(network, example, torch, contexts)) for example in examples) / len(examples)
 
 
 def _sha256(path: Path) -> str:
