@@ -190,7 +190,7 @@ def _encode(tokenizer: Any, messages: list[dict[str, str]], torch: Any) -> _Enco
     """Token ids of the whole conversation, labels that count only the answer's tokens, and where the context ends.
 
     The context (the system prompt, in an export: the same long schema instruction in every row)
-    is split off so that training runs it without gradients, which halves the cost of a step.
+    is split off so that training runs it without gradients, which skips most of its backward pass.
     """
     def text(part: list[dict[str, str]], **options: Any) -> str:
         return tokenizer.apply_chat_template(part, tokenize=False, **options)
@@ -208,9 +208,8 @@ def _encode(tokenizer: Any, messages: list[dict[str, str]], torch: Any) -> _Enco
         head = text(messages[: users[-1]]) if users and users[-1] > 0 else ""
     except Exception:  # noqa: BLE001 - a template may refuse a conversation without a user turn: no split then
         head = ""
-    cut = len(tokens(head)) if head and prompt.startswith(head) else 0
-    if cut and ids[:cut] != tokens(head):  # the context's tokens must be the conversation's own first tokens
-        cut = 0
+    head_ids = tokens(head) if head and prompt.startswith(head) else []
+    cut = len(head_ids) if ids[: len(head_ids)] == head_ids else 0  # the conversation's own first tokens, or no split
     return _Encoded(torch.tensor([ids[:cut]]) if cut else None, torch.tensor([ids[cut:]]), torch.tensor([labels[cut:]]))
 
 
@@ -224,24 +223,26 @@ class _Contexts:
 
     def __init__(self, reuse: int | None) -> None:
         self.reuse, self.ids, self.cache, self.uses = reuse, None, None, 0
+        self.keyword: str | None = None  # the model's name for its cache argument, looked up once
 
-    def get(self, network: Any, context: Any, torch: Any, keyword: str) -> Any:
-        """A fresh copy of the cache for ``context`` (a step appends its own tokens to it)."""
+    def get(self, network: Any, context: Any, torch: Any) -> dict[str, Any]:
+        """The cache argument for a forward pass after ``context``: a fresh copy (a step appends its tokens)."""
         import copy
 
+        self.keyword = self.keyword or _cache_keyword(network)
         stale = self.reuse is not None and self.uses >= self.reuse
         if self.ids is None or stale or not torch.equal(self.ids, context):
             with torch.no_grad():
-                self.cache = network(input_ids=context, use_cache=True)[keyword]
+                self.cache = network(input_ids=context, use_cache=True)[self.keyword]
             self.ids, self.uses = context, 0
         self.uses += 1
-        return copy.deepcopy(self.cache)
+        return {self.keyword: copy.deepcopy(self.cache)}
 
     def clear(self) -> None:
         self.ids, self.cache, self.uses = None, None, 0
 
 
-def _loss(network: Any, example: _Encoded, torch: Any, contexts: _Contexts | None = None) -> Any:
+def _loss(network: Any, example: _Encoded, torch: Any, contexts: _Contexts) -> Any:
     """The answer's mean token loss; the context runs first, with recent weights but no gradients.
 
     No gradient flows back through the context's keys and values (the LoRA learns from the user
@@ -250,9 +251,8 @@ def _loss(network: Any, example: _Encoded, torch: Any, contexts: _Contexts | Non
     """
     if example.context is None:
         return network(input_ids=example.ids, labels=example.labels).loss
-    keyword = _cache_keyword(network)
-    cache = (contexts or _Contexts(1)).get(network, example.context, torch, keyword)
-    return network(input_ids=example.ids, labels=example.labels, use_cache=True, **{keyword: cache}).loss
+    cache = contexts.get(network, example.context, torch)
+    return network(input_ids=example.ids, labels=example.labels, use_cache=True, **cache).loss
 
 
 def _cache_keyword(network: Any) -> str:
