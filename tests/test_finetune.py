@@ -44,6 +44,7 @@ def last_logits(model_ref: str, text: str) -> np.ndarray:
 def test_a_tiny_run_writes_an_adapter_llama_cpp_loads_and_it_changes_the_model(tiny_adapter: TinyAdapter) -> None:
     out = tiny_adapter.out
     assert "training: 4/4 steps" in tiny_adapter.stderr
+    assert "warning" not in tiny_adapter.stderr and "de-quantizing" not in tiny_adapter.stderr, tiny_adapter.stderr
     record = json.loads((out / "finetune.json").read_text())
     assert record["examples"] == {"train": 4, "val": 4} and record["base_model"] == "smollm2"
     assert len(record["base_model_sha256"]) == 64 and len(record["dataset_manifest_sha256"]) == 64

@@ -14,11 +14,14 @@ adapter was renamed into place, so a folder without it never holds a finished ad
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,18 +77,21 @@ def finetune(data_dir: Path, *, model: str | None = None, out_dir: Path | None =
 
     torch.manual_seed(settings.seed)
     try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-        network = transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name,
-                                                                    torch_dtype=torch.float32)
+        with contextlib.redirect_stderr(io.StringIO()):  # its de-quantizing bar (plain tqdm); finetune shows its own
+            tokenizer = transformers.AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+            network = transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name,
+                                                                        torch_dtype=torch.float32)
     except Exception as exc:  # noqa: BLE001 - transformers fails in many ways on a GGUF it cannot read
         raise ModelError(f"transformers cannot load {name} from {path} for training: {exc}") from None
     config = network.config
     if config.model_type != "llama":
         raise UsageError(f"{name} is a {config.model_type} model; adapters are converted for llama-architecture "
                          "models only (smollm2, or another llama GGUF)")
-    network = peft.get_peft_model(network, peft.LoraConfig(
-        r=settings.rank, lora_alpha=settings.alpha, lora_dropout=0.0, target_modules=TARGET_MODULES,
-        task_type="CAUSAL_LM"))
+    with warnings.catch_warnings():  # peft reads a deprecated transformers alias: not the user's to act on
+        warnings.simplefilter("ignore", FutureWarning)
+        network = peft.get_peft_model(network, peft.LoraConfig(
+            r=settings.rank, lora_alpha=settings.alpha, lora_dropout=0.0, target_modules=TARGET_MODULES,
+            task_type="CAUSAL_LM"))
     train_ids = [_encode(tokenizer, row, torch) for row in train]
     val_ids = [_encode(tokenizer, row, torch) for row in val]
     optimizer = torch.optim.AdamW([p for p in network.parameters() if p.requires_grad], lr=settings.learning_rate)
@@ -138,6 +144,7 @@ def _train_libraries() -> tuple[Any, Any, Any]:
     except ImportError as exc:
         raise UsageError(f"formatlock finetune needs the train extra ({exc.name} is missing): {TRAIN_EXTRA}") from None
     transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()  # its weight-loading bar; finetune shows its own
     return torch, transformers, peft
 
 
