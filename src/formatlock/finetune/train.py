@@ -15,6 +15,7 @@ adapter was renamed into place, so a folder without it never holds a finished ad
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import io
 import json
@@ -234,8 +235,6 @@ class _Contexts:
 
     def get(self, network: Any, context: Any, torch: Any) -> dict[str, Any]:
         """The cache argument for a forward pass after ``context``: a fresh copy (a step appends its tokens)."""
-        import copy
-
         self.keyword = self.keyword or _cache_keyword(network)
         stale = self.reuse is not None and self.uses >= self.reuse
         if self.ids is None or stale or not torch.equal(self.ids, context):
