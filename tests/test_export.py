@@ -146,6 +146,49 @@ def test_export_from_log_into_the_default_folder(tmp_path: Path, monkeypatch: py
     assert manifest["model"] == "remote" and manifest["source"] == "valid calls in the call log"
 
 
+def test_given_targets_are_kept_and_the_teacher_labels_the_rest(tmp_path: Path) -> None:
+    inputs = tmp_path / "in.jsonl"
+    given = {"category": "bug", "priority": "high", "summary": "Crash on upload", "needs_human": False}
+    inputs.write_text(json.dumps({"input": "App crashes on upload", "target": given}) + "\n"
+                      + json.dumps({"input": "Change my email"}) + "\n")
+    out = tmp_path / "ds"
+    code, _, stderr = export("--schema", "support_ticket", "--inputs", str(inputs), "--out", str(out),
+                             "--val-fraction", "0")
+    assert code == 0, stderr
+    answers = {r["messages"][1]["content"]: json.loads(r["messages"][2]["content"])
+               for r in read_rows(out)["train.jsonl"]}
+    assert answers["App crashes on upload"] == given and set(answers) == {"App crashes on upload", "Change my email"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["teacher"] == "given + smollm2"
+    assert manifest["source"] == "targets given with the inputs, the rest by constrained decoding on smollm2"
+
+
+def test_all_targets_given(tmp_path: Path) -> None:
+    rows = [{"input": p, "target": json.loads(TICKET)} for p in PROMPTS[:3]]
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "ds"
+    code, _, stderr = export("--schema", "support_ticket", "--inputs", str(inputs), "--out", str(out))
+    assert code == 0, stderr
+    written = read_rows(out)
+    assert sorted(r["messages"][1]["content"] for part in written.values() for r in part) == sorted(PROMPTS[:3])
+    assert {r["messages"][2]["content"] for part in written.values() for r in part} == {
+        json.dumps(json.loads(TICKET), separators=(",", ":"))}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["teacher"], manifest["source"]) == ("given", "targets given with the inputs")
+    assert manifest["headroom"] is None  # nothing was labelled under it
+    assert not (out / ".partial").exists()
+
+
+def test_an_invalid_given_target_writes_nothing(tmp_path: Path) -> None:
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text(json.dumps({"input": "Refund please", "target": {"category": "refund"}}) + "\n")
+    out = tmp_path / "ds"
+    code, _, stderr = export("--schema", "support_ticket", "--inputs", str(inputs), "--out", str(out))
+    assert code == 2 and not out.exists()
+    assert "nothing written: the target given for input 'Refund please' is not schema-valid: /: 'priority' is a required" in stderr
+
+
 def test_an_example_failing_the_checks_writes_nothing(tmp_path: Path) -> None:
     wrapped_calls([("Short one", TICKET), ("word " * 5000, TICKET)])
     out = tmp_path / "ds"

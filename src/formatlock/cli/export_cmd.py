@@ -49,8 +49,10 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, 
     """Write DIR/train.jsonl, DIR/val.jsonl and DIR/manifest.json for fine-tuning.
 
     Targets come from the teacher (constrained decoding on a local model, or a server model with
-    its own constraint where it has one, plus validation and retries) or from valid logged
-    calls, and every one is validated against the schema again when written. Prompts are
+    its own constraint where it has one, plus validation and retries), from valid logged calls,
+    or with the inputs themselves: a JSONL row {"input": "...", "target": {...}} brings its
+    answer (a person's label, another system's output), and the teacher labels only the rows
+    without one. Every target is validated against the schema again when written. Prompts are
     deduplicated and split by a hash of (seed, prompt): a prompt never lands in both files.
     The upload checks (roles, assistant last, non-empty content, fits the model's context) run
     before anything is written; one failing example stops the export and names it.
@@ -72,6 +74,7 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, 
     Examples:
       formatlock export --schema support_ticket --inputs finetune_data/support_ticket.inputs.jsonl --out /tmp/tickets
       formatlock export --schema support_ticket --inputs big.jsonl --resume
+      formatlock export --schema support_ticket --inputs finetune_data/support_ticket.labelled.jsonl --out /tmp/t
       formatlock export --schema support_ticket --from-log --format sharegpt --out data/tickets
       formatlock export --schema support_ticket --inputs big.jsonl --teacher 'http://gpu-box:8000/v1#qwen' --concurrency 8
 
@@ -80,6 +83,7 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, 
       0  dataset written
       1  the teacher found no schema-valid target for any input
       2  usage error, bad schema, unreadable inputs or model, an example failing the checks
+         (a given target that is not schema-valid included)
       3  the teacher's server failed; what was made is kept for --resume
     """
     from ..finetune.datasets import export

@@ -1,7 +1,8 @@
 """Fine-tuning datasets whose every target is schema-valid, split by prompt and written crash-safely.
 
-Flow of :func:`export`: targets come from constrained decoding on the local model (the teacher)
-or from valid calls in the call log. Each target made by the teacher is appended to a checkpoint
+Flow of :func:`export`: targets come from constrained decoding on the local model (the teacher),
+from the inputs themselves (a ``target`` given with an input, validated), or from valid calls in
+the call log. Each target made by the teacher is appended to a checkpoint
 (``DIR/.partial/examples.jsonl``, flushed and fsynced one by one) so ``--resume`` loses nothing
 and repeats nothing. At the end every target is validated again, prompts are deduplicated and
 split with the seed, the upload checks run on the rendered rows, and ``train.jsonl``,
@@ -211,6 +212,25 @@ def teach(schema: Schema, prompts: list[str], checkpoint: Checkpoint, done: list
     return [finished[p] for p in dict.fromkeys(prompts) if p in finished], skipped, relabelled
 
 
+def given_targets(schema: Schema, inputs: list[Input]) -> dict[str, Example]:
+    """The examples whose input came with its answer (a ``target`` key: a person's label, another
+    system's output), by prompt; one that does not validate stops the export, naming its input."""
+    from ..schema.validation import Validator
+
+    validator = Validator(schema)
+    given: dict[str, Example] = {}
+    for item in inputs:
+        if "target" not in item.meta or item.text in given:
+            continue
+        target = compact_json(item.meta["target"])
+        issues = validator.check_text(target)[1]
+        if issues:
+            raise InputError(f"nothing written: the target given for input {item.text[:60]!r} is not schema-valid: "
+                             f"{issues[0]}")
+        given[item.text] = Example(item.text, target)
+    return given
+
+
 def from_log(schema: Schema, log: CallLog | None = None) -> tuple[list[Example], list[str]]:
     """(prompt, validated document) of every valid logged attempt for the schema, and the models seen.
 
@@ -235,7 +255,8 @@ def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: st
            system: str | None = None, resume: bool = False, force: bool = False, strict: bool = False,
            headroom: float = DEFAULT_HEADROOM, relabel: int = 0, concurrency: int = 1,
            progress: Progress = no_progress) -> Summary:
-    """Build and write the dataset for ``inputs`` (targets from the teacher) or, when None, from the call log.
+    """Build and write the dataset for ``inputs`` (each input's given ``target``, else the teacher's) or,
+    when None, from the call log.
 
     A folder that already holds a finished dataset is kept: resuming it is refused (there is
     nothing to resume), and replacing it takes ``force``. The teacher labels under the schema's
@@ -261,27 +282,37 @@ def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: st
     labelled = schema  # the schema the targets were made under: the gates judge against its limits
     system = system or default_system(schema)
     relabelled = 0
+    prompts: list[str] = []  # the inputs the teacher labels
     if inputs is None:
         examples, models = from_log(schema)
         if not examples:
             raise UsageError(f"the call log has no valid calls with a prompt for schema {schema.name}")
         source, model_name = "valid calls in the call log", ", ".join(models)
     else:
-        settings = {"schema_hash": schema.id, "model": teacher.name, "temperature": temperature, "seed": seed,
-                    "headroom": headroom, "relabel": relabel}
-        done = checkpoint.start(settings, resume)
-        labelled = tightened(schema, headroom)
+        given = given_targets(schema, inputs)
+        prompts = [i.text for i in inputs if i.text not in given]
+        taught: dict[str, Example] = {}
+        if prompts:
+            settings = {"schema_hash": schema.id, "model": teacher.name, "temperature": temperature, "seed": seed,
+                        "headroom": headroom, "relabel": relabel}
+            done = checkpoint.start(settings, resume)
+            labelled = tightened(schema, headroom)
 
-        def flagged(target: Any) -> bool:
-            return bool(quality.check(labelled, [target], instruction=system).flagged)
+            def flagged(target: Any) -> bool:
+                return bool(quality.check(labelled, [target], instruction=system).flagged)
 
-        examples, skipped, relabelled = teach(labelled, [i.text for i in inputs], checkpoint, done, teacher=teacher,
+            made, skipped, relabelled = teach(labelled, prompts, checkpoint, done, teacher=teacher,
                                               temperature=temperature, seed=seed, concurrency=concurrency,
                                               relabel=relabel, flagged=flagged, progress=progress)
-        if not examples:
-            raise EnforcementError(f"the teacher {teacher.name} found no schema-valid target for any input")
+            if not made:
+                raise EnforcementError(f"the teacher {teacher.name} found no schema-valid target for any input")
+            taught = {e.prompt: e for e in made}
+        examples = [e for p in dict.fromkeys(i.text for i in inputs) if (e := given.get(p) or taught.get(p))]
         how = "constrained decoding" if teacher.constrains else "validated prompt-only replies (with retries)"
         source, model_name = f"{how} on {teacher.name}", teacher.name
+        if given:
+            source = "targets given with the inputs" + (f", the rest by {source}" if prompts else "")
+            model_name = "given" + (f" + {teacher.name}" if prompts else "")
     gates = quality.check(labelled, [json.loads(e.target) for e in examples], instruction=system)
     kept = [e for i, e in enumerate(examples) if not (strict and i in gates.flagged)]
     if not kept:
@@ -294,7 +325,7 @@ def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: st
         "schema_document": schema.document, "model": model_name, "teacher": model_name, "source": source,
         "format": fmt,
         "system": system, "seed": seed, "val_fraction": val_fraction,
-        "headroom": None if inputs is None else headroom, "relabel": None if inputs is None else relabel,
+        "headroom": headroom if prompts else None, "relabel": relabel if prompts else None,
         "counts": {"train": len(train), "val": len(val), "skipped": len(skipped), "dropped_by_quality": dropped,
                    "relabelled": relabelled},
         "quality": {**gates.as_dict(), "strict": strict},

@@ -54,7 +54,8 @@ def one_source(inputs_path: str | None, from_log: bool) -> None:
 
 
 def read_inputs(path: str | Path) -> list[Input]:
-    """Inputs in file order; a line that starts with ``{`` must be a JSON object with a string ``input``,
+    """Inputs in file order; a line that starts with ``{`` must be a JSON object with a string ``input``
+    (other keys, such as the ``target`` that ``export`` takes as the answer, are kept as metadata),
     or an exported chat example (``{"messages": [...]}``, e.g. an export's ``val.jsonl``), whose last
     user message is the input (its target is not kept)."""
     try:
