@@ -304,7 +304,7 @@ def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: st
             made, skipped, relabelled = teach(labelled, prompts, checkpoint, done, teacher=teacher,
                                               temperature=temperature, seed=seed, concurrency=concurrency,
                                               relabel=relabel, flagged=flagged, progress=progress)
-            if not made:
+            if not made and not given:
                 raise EnforcementError(f"the teacher {teacher.name} found no schema-valid target for any input")
             taught = {e.prompt: e for e in made}
         examples = [e for p in dict.fromkeys(i.text for i in inputs) if (e := given.get(p) or taught.get(p))]
