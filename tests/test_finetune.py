@@ -98,6 +98,7 @@ def test_datasets_it_cannot_train_on_are_one_line_errors(dataset: Path, setup: C
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")  # peft, as in train
 def test_the_context_run_without_gradients_gives_the_loss_of_the_whole_conversation(dataset: Path) -> None:
     """Training splits the system prompt off (no gradients through it); the loss must not change."""
     pytest.importorskip("peft", reason="needs the train extra: pip install 'formatlock[train]'")
