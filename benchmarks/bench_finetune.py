@@ -2,7 +2,7 @@
 
     .venv/bin/pip install -e ".[train]"
     .venv/bin/python benchmarks/bench_finetune.py --schema support_ticket [--train 300] [--held-out 50] [--epochs 2]
-        [--teacher smollm2|reference] [--headroom 0.8] [--relabel N] [--strict] [--temperature 0.7]
+        [--teacher smollm2|reference] [--headroom 0.8] [--relabel N] [--strict] [--temperature 0.7] [--written FILE]
 
 Writes its inputs (generated here from templates, seeded: none of them is in the repository's
 examples) and exports ``--train`` of them with the probe's own system prompt (the schema
@@ -11,8 +11,10 @@ model under the mask (``smollm2``), or the templates' reference targets (``refer
 for a stronger remote model, taking that path: each is returned by an ``@enforce.output`` call,
 validated and recorded in a call log of its own, and exported with ``--from-log``). It trains a
 LoRA with ``formatlock finetune``, then probes the ``--held-out`` inputs, which the export never
-saw, on the base model and on base+adapter. Prints one markdown table; every intermediate file
-stays in ``--work`` (default ``.bench/finetune/<schema>-<teacher>``).
+saw, on the base model and on base+adapter. It probes ``--written`` inputs too: requests written
+by hand, apart from the templates (other words, other names, other numbers), so the table also
+says how far what was learnt carries beyond the templates' phrasing. Prints one markdown table;
+every intermediate file stays in ``--work`` (default ``.bench/finetune/<schema>-<teacher>``).
 """
 
 from __future__ import annotations
@@ -121,6 +123,8 @@ INVOICE = {
     },
 }
 SOURCES = {"support_ticket": SUPPORT, "invoice": INVOICE}
+WRITTEN = {"support_ticket": ROOT / "finetune_data" / "support_ticket.inputs.jsonl",  # written apart from the templates
+           "invoice": ROOT / "benchmarks" / "inputs" / "invoice.jsonl"}
 
 
 def make_inputs(schema: str, count: int, seed: int) -> dict[str, dict[str, Any] | None]:
@@ -183,6 +187,8 @@ def main() -> None:
                         help="who labels the training inputs: the local model under the mask, or the templates' "
                              "reference targets, recorded as valid wrapped calls and exported --from-log (a "
                              "stand-in for a stronger remote model)")
+    parser.add_argument("--written", type=Path, help="inputs written apart from the templates, probed too "
+                        "(default: the schema's file in finetune_data/ or benchmarks/inputs/)")
     parser.add_argument("--work", type=Path)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
@@ -218,17 +224,20 @@ def main() -> None:
                      "--epochs", str(args.epochs), "-q")
     adapter = work / "adapter" / "adapter.gguf"
     record = json.loads((work / "adapter" / "finetune.json").read_text())
-    before = probe(args.schema, held_in, "smollm2", args.max_tokens, args.temperature)
-    after = probe(args.schema, held_in, f"smollm2+{adapter}", args.max_tokens, args.temperature)
-    for name, report in (("probe_base.json", before), ("probe_lora.json", after)):
-        (work / name).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    written = args.written or WRITTEN[args.schema]
     print(f"| {args.schema} | base | base + LoRA |\n|---|---|---|")
-    for key, label in (("prompt_only_valid_rate", "prompt-only valid (held out)"),
-                       ("constrained_valid_rate", "constrained valid (held out)")):
-        print(f"| {label} | {before[key]:.0%} of {before['n_inputs']} | {after[key]:.0%} of {after['n_inputs']} |")
-    print(f"| prompt-only failures | {before['failure_kinds']} | {after['failure_kinds']} |")
-    print(f"| failing keywords | {before['failure_keywords']} | {after['failure_keywords']} |")
-    print(f"| probe wall time s | {before['seconds']:.0f} | {after['seconds']:.0f} |")
+    for kind, inputs in (("held out", held_in), ("written apart", written)):
+        before = probe(args.schema, inputs, "smollm2", args.max_tokens, args.temperature)
+        after = probe(args.schema, inputs, f"smollm2+{adapter}", args.max_tokens, args.temperature)
+        for name, report in ((f"probe_base_{kind.replace(' ', '_')}.json", before),
+                             (f"probe_lora_{kind.replace(' ', '_')}.json", after)):
+            (work / name).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        for key, label in (("prompt_only_valid_rate", "prompt-only valid"), ("constrained_valid_rate", "constrained valid")):
+            print(f"| {label} ({kind}) | {before[key]:.0%} of {before['n_inputs']} | "
+                  f"{after[key]:.0%} of {after['n_inputs']} |")
+        print(f"| prompt-only failures ({kind}) | {before['failure_kinds']} | {after['failure_kinds']} |")
+        print(f"| failing keywords ({kind}) | {before['failure_keywords']} | {after['failure_keywords']} |")
+        print(f"| probe wall time s ({kind}) | {before['seconds']:.0f} | {after['seconds']:.0f} |")
     counts = json.loads((work / "data" / "manifest.json").read_text())["counts"]
     print(f"\nexport {export_s:.0f} s ({record['examples']['train']} train, {record['examples']['val']} val, "
           f"{counts['relabelled']} relabelled, teacher {args.teacher}); "

@@ -15,7 +15,8 @@ import click
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Output folder  [default: DATA/adapter/]")
 @click.option("--epochs", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Passes over the examples (README benchmark: 2 gave 77-85% prompt-only valid on average, 1 gave 56-62%).")
+              help="Passes over the examples (README benchmark, held-out prompt-only valid: 2 gave 77-85% on the "
+                   "135M model's own labels, where 1 gave 56-62%, and 80-99% on faithful labels).")
 @click.option("--rank", type=click.IntRange(min=1), default=16, show_default=True, help="LoRA rank (alpha is twice it).")
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=2e-4, show_default=True)
 @click.option("--max-examples", type=click.IntRange(min=1), metavar="N", help="Train on the first N examples only.")
