@@ -229,9 +229,9 @@ def main() -> None:
     for kind, inputs in (("held out", held_in), ("written apart", written)):
         before = probe(args.schema, inputs, "smollm2", args.max_tokens, args.temperature)
         after = probe(args.schema, inputs, f"smollm2+{adapter}", args.max_tokens, args.temperature)
-        for name, report in ((f"probe_base_{kind.replace(' ', '_')}.json", before),
-                             (f"probe_lora_{kind.replace(' ', '_')}.json", after)):
-            (work / name).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        for model, report in (("base", before), ("lora", after)):  # probe_base_held_out.json, ...
+            path = work / f"probe_{model}_{kind.replace(' ', '_')}.json"
+            path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         for key, label in (("prompt_only_valid_rate", "prompt-only valid"), ("constrained_valid_rate", "constrained valid")):
             print(f"| {label} ({kind}) | {before[key]:.0%} of {before['n_inputs']} | "
                   f"{after[key]:.0%} of {after['n_inputs']} |")
