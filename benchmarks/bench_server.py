@@ -3,7 +3,7 @@
     .venv/bin/pip install -e ".[test]"      # llama-cpp-python[server]
     .venv/bin/python benchmarks/bench_server.py [--url http://127.0.0.1:8080/v1#smollm2] [--prompts 4]
 
-Without ``--url`` it starts ``python -m llama_cpp.server`` on the embedded model on a free loopback
+Without ``--url`` it starts ``formatlock serve`` (llama-cpp-python's server) on the embedded model on a free loopback
 port and stops it at the end. For each bundled schema and each of ``auto`` (the server-side
 constraint of the dialect the server honours) and ``none`` (prompt-only), it asks the same prompts
 through ``formatlock.generate_results`` (3 retries with the errors fed back). Each outcome is then
@@ -25,7 +25,6 @@ import urllib.request
 from formatlock.errors import EnforcementError
 from formatlock.generation import generate_results
 from formatlock.runtime.backends.server import Server
-from formatlock.runtime.models import resolve
 from formatlock.schema.loading import bundled_names, load_schema
 from formatlock.schema.validation import Validator
 
@@ -38,8 +37,7 @@ def start_server() -> tuple[subprocess.Popen, str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(resolve(None)[1]), "--model_alias", "smollm2",
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
+        [sys.executable, "-m", "formatlock", "serve", "--model", "smollm2", "--port", str(port), "--n_ctx", "2048"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
     for _ in range(600):
@@ -49,7 +47,7 @@ def start_server() -> tuple[subprocess.Popen, str]:
         except OSError:
             time.sleep(0.2)
     process.kill()
-    raise SystemExit("llama_cpp.server did not start")
+    raise SystemExit("formatlock serve did not start")
 
 
 def main() -> None:

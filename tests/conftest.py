@@ -79,19 +79,17 @@ def free_port() -> int:
 
 
 class LlamaServer:
-    """``python -m llama_cpp.server`` on the embedded model, on a free loopback port, alias ``smollm2``."""
+    """``formatlock serve`` (llama-cpp-python's server) on the embedded model, on a free loopback port, alias ``smollm2``."""
 
     def __init__(self, log: Path) -> None:
-        from formatlock.runtime.models import resolve
-
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.ref = f"{self.url}#smollm2"
         self.log = log
         with log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "llama_cpp.server", "--model", str(resolve(None)[1]), "--model_alias",
-                 "smollm2", "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "2048", "--n_threads", "2"],
+                [sys.executable, "-m", "formatlock", "serve", "--model", "smollm2", "--port", str(self.port),
+                 "--n_ctx", "2048"],
                 stdout=out, stderr=subprocess.STDOUT)
         self._wait()
 
@@ -102,7 +100,7 @@ class LlamaServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited ({self.process.returncode}):\n{self.log.read_text()[-2000:]}")
+                raise RuntimeError(f"formatlock serve exited ({self.process.returncode}):\n{self.log.read_text()[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{self.url}/models", timeout=2) as reply:
                     if reply.status == 200:
@@ -110,7 +108,7 @@ class LlamaServer:
             except OSError:
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"llama_cpp.server did not answer within {timeout} s:\n{self.log.read_text()[-2000:]}")
+        raise RuntimeError(f"formatlock serve did not answer within {timeout} s:\n{self.log.read_text()[-2000:]}")
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -15,13 +15,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "formatlock"
 # A new top-level module or folder must be placed here (and in docs/architecture.md).
 STAGES: dict[str, int] = {}
 for stage, names in enumerate([
-    ["errors", "settings", "cache", "fanout"],  # 0 foundations
+    ["errors", "settings", "cache", "fanout", "arguments"],  # 0 foundations
     ["schema"],  # 1 schemas: loading, validation, formats, readers
     ["compile", "automata"],  # 2 schema -> regex -> byte automata (pure: no model)
     ["runtime"],  # 3 where a model runs: the only stage that loads llama.cpp
     ["constraints", "generation", "calllog", "enforce"],  # 4 the guarantee
     ["finetune"],  # 5 the fallback path: probe, datasets, training
-    ["", "cli", "benchmark"],  # 6 the outside: public API, CLI, benchmarks
+    ["", "__main__", "cli", "benchmark"],  # 6 the outside: public API, CLI, benchmarks
 ]):
     STAGES.update(dict.fromkeys(names, stage))
 RUNTIME = 3

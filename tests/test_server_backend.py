@@ -413,12 +413,11 @@ def test_outlines_objects(stub_server) -> None:  # noqa: ANN001
 
 
 def test_outlines_llamacpp_model_is_masked_locally() -> None:
-    import llama_cpp
     import outlines
 
-    from formatlock.runtime.models import resolve
+    from formatlock import load_llama
 
-    llm = llama_cpp.Llama(str(resolve(None)[1]), n_ctx=1024, verbose=False)
+    llm = load_llama(None, n_ctx=1024, verbose=False)
     model = outlines.from_llamacpp(llm)
     assert generate(outlines.types.Regex("[0-9]{3}"), "Three digits:", model=model)[0].isdigit()
     assert generate(Literal["yes", "no"], "Is the sky blue?", model=model)[0] in ("yes", "no")

@@ -33,10 +33,11 @@ from .schema.validation import Validator  # noqa: E402
 __all__ = [
     "CompileError", "DecodingError", "EnforcementError", "FormatlockError", "InputError", "ModelError", "RefusedError",
     "SchemaError", "ServerError", "UnsupportedSchemaError", "UsageError", "Schema", "Validator", "load_schema",
-    "generate", "generate_results", "enforce", "CallLog",
+    "generate", "generate_results", "enforce", "CallLog", "load_llama",
 ]
 
-_LAZY = {"generate": "generation", "generate_results": "generation", "CallLog": "calllog"}
+_LAZY = {"generate": "generation", "generate_results": "generation", "CallLog": "calllog",
+         "load_llama": "runtime.models"}
 
 
 def __getattr__(name: str) -> Any:

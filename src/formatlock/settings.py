@@ -10,7 +10,9 @@ variable                            meaning                                     
 ``FORMATLOCK_MODEL``                the default model reference                     ``smollm2``
 ``FORMATLOCK_HOME``                 data directory (the call log)                   ``~/.local/share/formatlock``
 ``FORMATLOCK_CACHE``                cache directory (closing-automaton snapshots)   ``$XDG_CACHE_HOME/formatlock``
-``FORMATLOCK_THREADS``              llama.cpp threads                               every core
+``FORMATLOCK_THREADS``              llama.cpp threads                               ``auto``: cores others leave free
+``FORMATLOCK_EXTRA_BUFFERS``        llama.cpp extra CPU buffer types (``auto``,     ``auto``
+                                    ``on``, ``off``; AMX, repacked weights)
 ``FORMATLOCK_TIMEOUT``              seconds per output, all attempts                300
 ``FORMATLOCK_SERVER_TIMEOUT``       seconds a server may take to answer a request   120
 ``FORMATLOCK_SERVER_CONNECT_TIMEOUT`` seconds to connect to a server               5
@@ -47,18 +49,39 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "formatlock"
 
 
-def threads() -> int:
-    """llama.cpp threads: ``FORMATLOCK_THREADS``, else one per core."""
-    text = os.environ.get("FORMATLOCK_THREADS")
-    if not text:
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity call (macOS)
         return max(1, os.cpu_count() or 1)
+
+
+def threads() -> int | None:
+    """llama.cpp threads fixed by ``FORMATLOCK_THREADS``; ``None`` (unset or ``auto``) lets the
+    runtime follow the load (see :mod:`formatlock.runtime.threads`)."""
+    text = os.environ.get("FORMATLOCK_THREADS", "").strip()
+    if not text or text.lower() == "auto":
+        return None
     try:
         value = int(text)
     except ValueError:
-        raise UsageError(f"FORMATLOCK_THREADS must be a whole number, not {text!r}") from None
+        raise UsageError(f"FORMATLOCK_THREADS must be a whole number or auto, not {text!r}") from None
     if value < 1:
         raise UsageError(f"FORMATLOCK_THREADS must be at least 1, not {text!r}")
     return value
+
+
+EXTRA_BUFFER_MODES = ("auto", "on", "off")
+
+
+def extra_buffers() -> str:
+    """``FORMATLOCK_EXTRA_BUFFERS``: ``auto`` (check AMX once per host), ``on`` or ``off``."""
+    text = (os.environ.get("FORMATLOCK_EXTRA_BUFFERS") or "auto").strip().lower()
+    if text not in EXTRA_BUFFER_MODES:
+        raise UsageError(f"FORMATLOCK_EXTRA_BUFFERS must be one of {', '.join(EXTRA_BUFFER_MODES)}, "
+                         f"not {os.environ['FORMATLOCK_EXTRA_BUFFERS']!r}")
+    return text
 
 
 def timeout() -> float:

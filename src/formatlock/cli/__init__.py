@@ -56,7 +56,7 @@ def main() -> None:
     cli(prog_name="formatlock")
 
 
-COMMANDS = ("bench", "check_schema", "export", "finetune", "generate", "log", "models", "probe", "validate")
+COMMANDS = ("bench", "check_schema", "export", "finetune", "generate", "log", "models", "probe", "serve", "validate")
 
 
 def _register() -> None:

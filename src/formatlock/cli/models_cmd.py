@@ -20,7 +20,7 @@ def command(output: str, path_of: str | None) -> None:
     \b
     Examples:
       formatlock models
-      python -m llama_cpp.server --model "$(formatlock models --path smollm2)" --model_alias smollm2
+      formatlock serve --model smollm2 --port 8080
     """
     from ..runtime.models import DEFAULT_MODEL, KNOWN_MODELS, resolve
 
@@ -43,3 +43,8 @@ def command(output: str, path_of: str | None) -> None:
         click.echo(f"{mark} {row['name']:<12} {state:<14} {row['description']}")
     click.echo("  <path>.gguf   any GGUF model file")
     click.echo("  http://HOST:PORT/v1#NAME   a model on an OpenAI-compatible server (docs/servers.md)")
+    if any(row["available"] for row in rows):
+        from ..runtime.models import host_decision
+
+        made = host_decision()
+        click.echo(f"\nllama.cpp here: extra CPU buffer types {'on' if made.extra else 'off'} ({made.reason})")

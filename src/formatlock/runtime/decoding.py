@@ -77,6 +77,7 @@ class Decoder:
         if len(prompt_tokens) + 1 > self.model.n_ctx:
             raise UsageError(f"the prompt is {len(prompt_tokens)} tokens; {self.model.name} has a context of {self.model.n_ctx}")
         max_tokens = min(max_tokens, self.model.n_ctx - len(prompt_tokens))
+        self.model.fit_threads()
         logits = self._start(prompt_tokens)
         steps = 1
         out: list[int] = []

@@ -20,6 +20,8 @@ from typing import Any, TypeGuard
 
 from .. import settings
 from ..errors import ModelError, UsageError
+from . import adapters, extra_buffers
+from .threads import Governor
 
 DEFAULT_MODEL = settings.DEFAULT_MODEL
 DEFAULT_CONTEXT = 4096
@@ -82,6 +84,7 @@ class Model:
         self.path = path
         self.lora = lora
         self.lock = threading.RLock()
+        self.governor: Governor | None = None  # None: the caller's own llama_cpp.Llama keeps its threads
         self.llm = llm if llm is not None else self._load(n_ctx)
         self.n_ctx = self.llm.n_ctx()
         self.n_vocab = self.llm.n_vocab()
@@ -92,7 +95,12 @@ class Model:
     @classmethod
     def adopt(cls, llm: Any) -> Model:
         """A model around a ``llama_cpp.Llama`` the caller already loaded (e.g. the one inside an
-        Outlines ``LlamaCpp``), once per object; formatlock never closes it."""
+        Outlines ``LlamaCpp``), once per object; formatlock never closes it. One loaded with extra
+        CPU buffer types on a host where they crash is refused (load it with :func:`load_llama`)."""
+        params = getattr(llm, "model_params", None)
+        if getattr(params, "use_extra_bufts", False) and not host_decision(Path(llm.model_path)).extra:
+            raise ModelError(f"this llama_cpp.Llama of {Path(llm.model_path).name} uses extra CPU buffer types, which crash "
+                             "on this host (AMX tiles fault here); load it with formatlock.load_llama(path, ...) instead")
         with _load_lock:
             if id(llm) not in _adopted:
                 path = Path(llm.model_path)
@@ -100,19 +108,34 @@ class Model:
             return _adopted[id(llm)]
 
     def _load(self, n_ctx: int) -> Any:
-        import llama_cpp
         from llama_cpp._utils import suppress_stdout_stderr
 
         lora = self.lora
+        if lora is not None:
+            adapters.check_adapter(lora, adapters.architecture(self.path))
+        self.governor = Governor()
         try:
-            with suppress_stdout_stderr(disable=False):  # llama.cpp logs to stderr while loading
-                threads = settings.threads()
-                return llama_cpp.Llama(model_path=str(self.path), n_ctx=n_ctx, n_threads=threads,
-                                       n_threads_batch=threads, verbose=False,
-                                       lora_path=None if lora is None else str(lora))
+            with suppress_stdout_stderr(disable=False):  # llama.cpp logs while loading
+                llm = load_llama(self.path, n_ctx=n_ctx, n_threads=self.governor.threads, verbose=False,
+                                 lora_path=None if lora is None else str(lora))
         except (ValueError, RuntimeError, OSError) as exc:
             adapter = "" if lora is None else f" with the LoRA adapter {lora}"
             raise ModelError(f"cannot load model {self.name} from {self.path}{adapter}: {exc}") from None
+        self._threads = self.governor.threads
+        return llm
+
+    def fit_threads(self) -> int:
+        """Set llama.cpp's thread count for the next output from the machine's load (callers hold
+        ``lock``); a model the caller loaded keeps its own."""
+        if self.governor is None:
+            return int(self.llm.n_threads)
+        wanted = self.governor.choose()
+        if wanted != self._threads:
+            import llama_cpp
+
+            llama_cpp.llama_set_n_threads(self.llm.ctx, wanted, wanted)
+            self.llm.n_threads = self.llm.n_threads_batch = self._threads = wanted
+        return wanted
 
     @property
     def is_chat(self) -> bool:
@@ -168,6 +191,8 @@ def split_adapter(ref: str | os.PathLike[str] | None) -> tuple[str | os.PathLike
     """``MODEL+ADAPTER.gguf`` (a base model and a LoRA adapter on it) into its two parts."""
     if ref is None:
         ref = settings.model()
+    if not isinstance(ref, str | os.PathLike):
+        raise UsageError(f"model must be a model name, a .gguf path, a server URL or a loaded model, not {ref!r}")
     text = os.fspath(ref)
     base, plus, adapter = text.rpartition("+")
     if not plus or not base or not adapter.endswith(".gguf"):
@@ -184,9 +209,10 @@ def with_adapter(model: str | None, lora: str | os.PathLike[str] | None) -> str 
     """The model reference for ``model`` (default model when None) with the adapter ``lora`` on it."""
     if lora is None:
         return model
+    model = model or settings.model()
     if is_server_ref(model):
         raise UsageError("--lora applies to local models; load the adapter on the server instead")
-    return f"{model or settings.model()}+{os.fspath(lora)}"
+    return f"{model}+{os.fspath(lora)}"
 
 
 def resolve(ref: str | os.PathLike[str] | None) -> tuple[str, Path]:
@@ -217,6 +243,41 @@ def _gguf_file(path: Path, what: str) -> Path:
     if magic != _GGUF_MAGIC:
         raise ModelError(f"{path} is not a GGUF {what} file")
     return path.resolve()
+
+
+def load_llama(model: str | os.PathLike[str] | None = None, **options: Any) -> Any:
+    """A ``llama_cpp.Llama`` for a model name or GGUF path (``None``: the default model), loaded with
+    this host's safe settings: extra CPU buffer types only where they run (:mod:`.extra_buffers`)
+    and, unless ``options`` give ``n_threads``, the threads the machine's load leaves free. Use it
+    wherever you would call ``llama_cpp.Llama(path, ...)``, e.g. for ``outlines.from_llamacpp``.
+    """
+    import llama_cpp
+
+    _, path = resolve(model)
+    if "n_threads" not in options:
+        options["n_threads"] = Governor().settle()
+    options.setdefault("n_threads_batch", options["n_threads"])
+    with extra_buffers.applied(host_decision(path).extra):
+        return llama_cpp.Llama(model_path=str(path), **options)
+
+
+def host_decision(model: Path | None = None) -> extra_buffers.Decision:
+    """Whether models load with extra CPU buffer types here (:mod:`.extra_buffers`), checked with the
+    embedded model, whose quantised weights take the AMX path; with ``model`` where it is missing."""
+    try:
+        embedded = KNOWN_MODELS[DEFAULT_MODEL].locate()
+    except ModelError:
+        embedded = None
+    return extra_buffers.decision(embedded if embedded is not None and embedded.is_file() else model)
+
+
+def check_reference(ref: str | os.PathLike[str] | None) -> None:
+    """Resolve a local model reference and check its LoRA adapter, without loading anything, so a bad
+    file is refused before any work is done."""
+    base, lora = split_adapter(ref)
+    _, path = resolve(base)
+    if lora is not None:
+        adapters.check_adapter(lora, adapters.architecture(path))
 
 
 @atexit.register

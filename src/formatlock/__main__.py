@@ -1,0 +1,5 @@
+"""``python -m formatlock ...`` is ``formatlock ...``."""
+
+from .cli import main
+
+main()
