@@ -59,7 +59,6 @@ KNOWN_MISMATCHES: dict[str, set[str]] = {
     'draft7/optional/format/uri-template.json#0': {'a trailing comma in the variable list is invalid', 'a four-digit prefix max-length is valid', 'a space in a literal is invalid', 'a double dot in a variable name is invalid', 'a variable name may start with a percent-encoded triplet', 'a delete character in a literal is invalid', 'an operator in place of the first varspec is invalid', 'a default value in a varspec is invalid', 'a leading zero in the prefix max-length is invalid'},
     'draft7/optional/format/uri.json#0': {'leading zero in an embedded IPv4 address is invalid'},
 }
-ECMA_ONLY_PATTERNS = {"draft2020-12/pattern.json#2", "draft2020-12/patternProperties.json#5"}
 
 
 def _groups() -> list:
@@ -76,8 +75,6 @@ def _groups() -> list:
                 marks = []
                 if "localhost:1234" in json.dumps(group["schema"]) or path.name == "refRemote.json":
                     marks.append(pytest.mark.skip(reason="needs the suite's remote-ref server; remote $ref is never fetched"))
-                if name in ECMA_ONLY_PATTERNS:
-                    marks.append(pytest.mark.xfail(strict=True, reason="\\p{Letter} is ECMA-262 regex syntax that Python re rejects"))
                 params.append(pytest.param((name, draft, group), id=name, marks=marks))
     return params
 

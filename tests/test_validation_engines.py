@@ -8,6 +8,7 @@ JSONSchemaBench instances, and pin down what happens where they cannot agree.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,6 +59,14 @@ def _bench_cases() -> Iterator[tuple[str, Any, list[Any]]]:
         yield f"jsonschemabench/{name}", json.loads((BENCH / manifest[name]["path"]).read_text()), data
 
 
+def _verdicts(reference: Any, data: list[Any]) -> list[bool] | None:
+    """python-jsonschema's verdicts, or None where it cannot read a pattern (ECMA-262 syntax such as \\p{L})."""
+    try:
+        return [reference.is_valid(value) for value in data]
+    except re.error:
+        return None
+
+
 @pytest.mark.parametrize("source", ["suite", "jsonschemabench"])
 def test_engines_agree_on_every_shared_document(source: str) -> None:
     folder = SUITE if source == "suite" else BENCH
@@ -72,9 +81,12 @@ def test_engines_agree_on_every_shared_document(source: str) -> None:
         validator, reference = Validator(schema), _reference(schema)
         if validator.engine != "jsonschema-rs":
             fallbacks.append(name)
+        expected = _verdicts(reference, data)
+        if expected is None:
+            continue  # an ECMA-262 pattern python-jsonschema cannot read: no reference verdict
         for i, value in enumerate(data):
             documents += 1
-            if validator.is_valid(value) != reference.is_valid(value):
+            if validator.is_valid(value) != expected[i]:
                 disagreements.append(f"{name} test {i}")
     assert documents > 1000
     assert disagreements == []
@@ -95,8 +107,11 @@ def test_located_messages_equal_python_jsonschemas_own(source: str) -> None:
         except SchemaError:
             continue
         validator, reference = Validator(schema), _reference(schema)
+        expected = _verdicts(reference, data)
+        if expected is None:
+            continue
         for i, value in enumerate(data):
-            if not reference.is_valid(value) and not validator.is_valid(value):
+            if not expected[i] and not validator.is_valid(value):
                 failing += 1
                 fast = validator._located(value, None)
                 located += fast is not None

@@ -28,6 +28,7 @@ from typing import Any, Literal, get_args
 
 from . import settings
 from .errors import FormatlockError, InputError, Issue
+from .schema import json_text
 from .schema.loading import Schema, load_schema
 
 Mode = Literal["prompt", "wrap", "fallback"]  # how an attempt was made: a prompt function, a wrapped call, its fallback
@@ -172,7 +173,7 @@ class CallLog:
             where.append("a.attempt = 1")
         if not self.path.exists():
             return
-        with self._readable(), closing(self._connect()) as conn:
+        with self._readable(), closing(self._reader()) as conn:
             cursor = conn.execute(
                 "SELECT a.call_id, a.attempt, a.mode, a.schema_id, a.function, a.prompt, a.output, a.valid, "
                 "a.errors, a.document, a.model, a.latency, a.created, s.title FROM attempts a "
@@ -188,7 +189,7 @@ class CallLog:
             return []
         wanted = None if schema_ids is None else list(schema_ids)
         where = "" if wanted is None else f"WHERE s.id IN ({', '.join('?' * len(wanted))})"
-        with self._readable(), closing(self._connect()) as conn:
+        with self._readable(), closing(self._reader()) as conn:
             rows = conn.execute(
                 "SELECT s.id, s.name, s.title, COUNT(DISTINCT a.call_id), "
                 "COUNT(DISTINCT CASE WHEN a.valid THEN a.call_id END), COUNT(*), TOTAL(a.valid), "
@@ -203,7 +204,7 @@ class CallLog:
         """Every schema that has been logged, with its document."""
         if not self.path.exists():
             return []
-        with self._readable(), closing(self._connect()) as conn:
+        with self._readable(), closing(self._reader()) as conn:
             rows = conn.execute("SELECT id, name, title, document FROM schemas ORDER BY title, id").fetchall()
         return [LoggedSchema(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
 
@@ -240,6 +241,18 @@ class CallLog:
             if extra is not None:  # another thread got there first
                 extra.close()
         return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        """A connection to read with: the usual one, or a read-only one where the log cannot be
+        written (a read-only folder, file or disk), so a healthy log can always be read."""
+        try:
+            conn = self._connect()
+            conn.execute("SELECT 1 FROM schemas LIMIT 1").fetchall()  # reading a WAL log writes its index
+            return conn
+        except (sqlite3.OperationalError, OSError):
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+            conn.execute("SELECT 1 FROM schemas LIMIT 1").fetchall()
+            return conn
 
     @contextmanager
     def _readable(self) -> Iterator[None]:
@@ -299,7 +312,7 @@ def record(schema: Schema, attempts: Iterable[LoggedAttempt]) -> None:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return json_text.dumps(value)
 
 
 def _row(a: LoggedAttempt) -> tuple[Any, ...]:
@@ -318,6 +331,6 @@ def _attempt(row: tuple[Any, ...]) -> LoggedAttempt:
     return LoggedAttempt(
         call_id=call_id, attempt=attempt, mode=mode, schema_id=schema_id, function=function,
         prompt=None if prompt is None else json.loads(prompt), output=output, valid=bool(valid),
-        errors=[Issue(**e) for e in json.loads(errors)], document=None if document is None else json.loads(document),
+        errors=[Issue(**e) for e in json.loads(errors)], document=None if document is None else json_text.loads(document),
         model=model, latency=latency, timestamp=created, schema_title=title,
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import time
 import typing
 import uuid
@@ -21,10 +20,11 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, overload
 
-from . import calllog
+from . import arguments, calllog
 from .calllog import LoggedAttempt, Mode
 from .errors import Attempt, EnforcementError, RefusedError, UsageError
 from .runtime.prompting import Prompt, feedback_text
+from .schema import json_text
 from .schema.loading import Schema, load_schema
 from .schema.parsing import extract_json
 from .schema.validation import Validator, typed
@@ -44,11 +44,7 @@ class _Local:
     retries: int | None = None
 
     def check(self) -> None:
-        if self.max_tokens is not None and self.max_tokens < 1:
-            raise UsageError(f"max_tokens must be at least 1, not {self.max_tokens}")
-        if self.temperature is not None and self.temperature < 0:
-            raise UsageError(f"temperature must be >= 0, not {self.temperature}")
-        _check_retries(self.retries)
+        arguments.generation(max_tokens=self.max_tokens, temperature=self.temperature, retries=self.retries)
 
 
 class Enforce:
@@ -88,6 +84,8 @@ class Enforce:
         The schema is ``schema`` (anything :func:`~formatlock.load_schema` accepts), else the
         function's return annotation, which must be a Pydantic model.
         """
+        if fn is not None and not callable(fn):
+            raise UsageError(f"@enforce decorates a function; give its options by name (@enforce(schema=...)), not {fn!r}")
         local = _Local(model, max_tokens, temperature, retries)
         local.check()
         given = None if schema is None else load_schema(schema)
@@ -113,7 +111,7 @@ class Enforce:
         Invalid output is retried up to ``retries`` times, passing the errors as ``feedback=`` when
         the function takes it; ``fallback="local"`` then answers the same prompt with the local model.
         """
-        _check_retries(retries)
+        arguments.whole("retries", retries, 0)
         if fallback not in FALLBACKS:
             raise UsageError(f"fallback must be None or 'local', not {fallback!r}")
         local = _Local(model, max_tokens, temperature)
@@ -329,7 +327,7 @@ def _generate_locally(call: _Call, prompt: Prompt, local: _Local, mode: Mode) ->
         if exc.attempts:
             call.add(exc.attempts, mode, model=open_backend(local.model).name, seconds=time.perf_counter() - started)
         raise
-    call.add(result.attempts, mode, model=result.model, seconds=result.seconds, document=json.loads(result.text))
+    call.add(result.attempts, mode, model=result.model, seconds=result.seconds, document=json_text.loads(result.text))
     return result.value
 
 
@@ -338,11 +336,6 @@ async def _in_thread(func: Callable[..., Any], *args: Any) -> Any:
     import asyncio  # only async callers get here, and they have it loaded; keeps `import formatlock` light
 
     return await asyncio.to_thread(func, *args)
-
-
-def _check_retries(retries: int | None) -> None:
-    if retries is not None and (not isinstance(retries, int) or retries < 0):
-        raise UsageError(f"retries must be a whole number >= 0, not {retries!r}")
 
 
 def _name(fn: Callable[..., Any]) -> str:

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import constraints, settings
+from . import arguments, constraints, settings
 from .constraints import Constraint
-from .errors import Attempt, EnforcementError, Issue, UsageError
+from .errors import Attempt, EnforcementError, Issue
 from .runtime.backends import Backend, Decoded, masks_locally, open_backend
 from .runtime.models import Model
 from .runtime.prompting import Prompt
@@ -102,7 +102,7 @@ def run(
     ``FORMATLOCK_TIMEOUT``); an output still running then is closed as fast as the constraint
     allows, and no further attempt is made.
     """
-    _check_counts(n, max_tokens, temperature, retries)
+    arguments.generation(n=n, max_tokens=max_tokens, temperature=temperature, retries=retries, seed=seed)
     backend = open_backend(model)
     budget = max_tokens or _default_budget(constraint)
     tries = 1 + (DEFAULT_RETRIES if retries is None else retries)
@@ -148,7 +148,7 @@ def generate_text(
 ) -> Decoded:
     """Free (unconstrained) text for ``prompt``: what prompting alone produces; it ends early
     once ``stop`` holds for the text so far."""
-    _check_counts(1, max_tokens, temperature, 0)
+    arguments.generation(max_tokens=max_tokens, temperature=temperature, seed=seed)
     return open_backend(model).free(prompt, instruction=instruction, max_tokens=max_tokens,
                                     temperature=temperature or 0.0, seed=seed, stop=stop)
 
@@ -176,12 +176,3 @@ def _judge(constraint: Constraint, decoded: Decoded, budget: int) -> tuple[Any, 
     return typed(constraint.schema, value)
 
 
-def _check_counts(n: int, max_tokens: int | None, temperature: float | None, retries: int | None) -> None:
-    if n < 1:
-        raise UsageError(f"n must be at least 1, not {n}")
-    if max_tokens is not None and max_tokens < 1:
-        raise UsageError(f"max_tokens must be at least 1, not {max_tokens}")
-    if temperature is not None and temperature < 0:
-        raise UsageError(f"temperature must be >= 0, not {temperature}")
-    if retries is not None and retries < 0:
-        raise UsageError(f"retries must be >= 0, not {retries}")

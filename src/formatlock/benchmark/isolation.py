@@ -10,6 +10,9 @@ import multiprocessing
 from multiprocessing.connection import Connection
 from typing import Any
 
+from .. import errors
+from ..errors import ModelError
+
 _MB = 2**20
 
 
@@ -35,7 +38,11 @@ def _serve(conn: Connection, engine: str, model: str, memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_mb * _MB, memory_mb * _MB))
     from .engines import make_engine
 
-    runner = make_engine(engine, model)
+    try:
+        runner = make_engine(engine, model)
+    except errors.FormatlockError as exc:  # a bad model or an unreachable server: the whole run's error
+        conn.send({"ready": False, "error": type(exc).__name__, "message": str(exc)})
+        return
     conn.send({"ready": True})
     while True:
         try:
@@ -72,8 +79,15 @@ class Isolated:
         child.close()
         if not self._conn.poll(self.start_timeout):
             self.stop()
-            raise RuntimeError(f"{self.engine} worker did not start")
-        self._conn.recv()
+            raise ModelError(f"the {self.engine} path did not start on {self.model} within {self.start_timeout:g} s")
+        try:
+            started = self._conn.recv()
+        except (EOFError, OSError):
+            self.stop()
+            raise ModelError(f"the {self.engine} path crashed while loading {self.model}") from None
+        if not started["ready"]:
+            self.stop()
+            raise getattr(errors, started["error"], ModelError)(started["message"])
 
     def call(self, method: str, timeout: float, **kwargs: Any) -> dict[str, Any]:
         """Run ``method`` of the engine; on a hang or crash, restart and report it."""

@@ -104,8 +104,8 @@ def _measure(name: str, document: Any, workers: dict[str, Isolated], validator: 
     return list(rows.values())
 
 
-def plot(rows: list[dict[str, Any]], target: str) -> None:
-    """Grouped bars of output tokens/s per schema and path: whole calls, and decoding alone (needs matplotlib)."""
+def plotting() -> Any:
+    """matplotlib's pyplot, or a UsageError saying how to install it (asked before a run, not after)."""
     try:
         import matplotlib
 
@@ -115,6 +115,12 @@ def plot(rows: list[dict[str, Any]], target: str) -> None:
         from ..errors import UsageError
 
         raise UsageError("--plot needs matplotlib: pip install 'formatlock[plot]'") from None
+    return plt
+
+
+def plot(rows: list[dict[str, Any]], target: str) -> None:
+    """Grouped bars of output tokens/s per schema and path: whole calls, and decoding alone (needs matplotlib)."""
+    plt = plotting()
     schemas = sorted({r["schema"] for r in rows})
     paths = [p for p in ENGINES if any(r["path"] == p for r in rows)]
     width = 0.8 / max(1, len(paths))

@@ -48,10 +48,12 @@ def command(schemas: tuple[str, ...], model: str, local_model: str, n: int, path
       formatlock bench --output json --plot bench.png
       formatlock bench -m 'http://127.0.0.1:8080/v1#smollm2' -n 4
     """
-    from ..benchmark.speed import bench, plot
+    from ..benchmark.speed import bench, plot, plotting
     from ..runtime.backends import is_server_ref
     from ..schema.loading import bundled_names
 
+    if plot_file:
+        plotting()  # before the run: a missing matplotlib is refused now, not after minutes of work
     default = (*SERVER_ENGINES, "formatlock") if is_server_ref(model) else ENGINES
     if not is_server_ref(model) and set(paths) & set(SERVER_ENGINES):
         raise UsageError("the server paths need a server --model (http://HOST:PORT/v1#NAME)")

@@ -21,7 +21,7 @@ from .options import concurrency_option, inputs_option, progress_bar, quiet_opti
               help="Output folder  [default: finetune_data/<schema name>/]")
 @click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.1, show_default=True,
               help="Share of prompts in val.jsonl.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split and of the teacher's sampling.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the split and of the teacher's sampling.")
 @click.option("--teacher", "--model", "-m", "model", metavar="MODEL",
               help="The model that labels the inputs, e.g. a bigger one than you will train: smollm2 (default), "
                    "gemma3-270m, a .gguf path, or a server model http://HOST:PORT/v1#NAME. The context check "

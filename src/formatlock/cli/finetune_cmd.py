@@ -20,7 +20,7 @@ import click
 @click.option("--rank", type=click.IntRange(min=1), default=16, show_default=True, help="LoRA rank (alpha is twice it).")
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=2e-4, show_default=True)
 @click.option("--max-examples", type=click.IntRange(min=1), metavar="N", help="Train on the first N examples only.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress (a bar on a terminal, else a line per 10%).")
 def command(data_dir: Path, model: str | None, out_dir: Path | None, epochs: int, rank: int, learning_rate: float,
             max_examples: int | None, seed: int, quiet: bool) -> None:

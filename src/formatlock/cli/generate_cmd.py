@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,7 @@ import click
 
 from ..errors import UsageError
 from ..finetune.inputs import Input, read_inputs
+from ..schema import json_text
 from .options import concurrency_option, inputs_option, lora_option, model_option
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 @click.option("-n", "n", type=click.IntRange(min=1), default=1, show_default=True, help="How many outputs.")
 @click.option("--max-tokens", type=click.IntRange(min=1), help="Token budget per output (default: from the schema).")
 @click.option("--temperature", type=click.FloatRange(min=0), help="0 is greedy (default for -n 1; 0.7 otherwise).")
-@click.option("--seed", type=int, help="Seed for reproducible sampling.")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed for reproducible sampling.")
 @click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Resamples per output when one fails validation.")
 @click.argument("prompt", required=False)
@@ -50,7 +50,8 @@ def command(
 ) -> None:
     """Generate output that is guaranteed to match a schema, a regex or a choice.
 
-    Prints N lines: compact JSON documents for --schema, the raw text for --regex/--choice.
+    Prints N lines: compact JSON documents for --schema (a string is printed in quotes, as
+    JSON), the raw text for --regex/--choice.
     Every line has been validated; if no valid output can be produced, nothing invalid is
     printed and the exit code is 1.
 
@@ -96,7 +97,8 @@ def command(
     backend = open_backend(model)
 
     def shown(result: Result) -> object:
-        return json.loads(result.text) if constraint.kind == "schema" else result.text
+        """A schema's output as its JSON value (a string root too), a regex's or choice's as its text."""
+        return json_text.loads(result.text) if constraint.kind == "schema" else result.text
 
     options: dict[str, Any] = dict(model=backend, n=n, max_tokens=max_tokens, temperature=temperature, seed=seed,
                                    retries=retries)
@@ -106,8 +108,7 @@ def command(
     assert prompt is not None  # exactly one of the two, checked above
 
     def emit(result: Result) -> None:  # each output is printed when done: an interruption keeps it
-        value = shown(result)
-        click.echo(value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+        click.echo(json_text.dumps(shown(result)) if constraint.kind == "schema" else result.text)
         sys.stdout.flush()
 
     run(constraint, prompt, on_result=emit, **options)
@@ -133,7 +134,7 @@ def _generate_each(constraint: Constraint, inputs: list[Input], options: dict[st
     failed = 0
     for line in ordered(answer, inputs, workers):
         failed += "error" in line
-        click.echo(json.dumps(line, ensure_ascii=False))
+        click.echo(json_text.dumps(line))
         sys.stdout.flush()
     if failed:
         raise SystemExit(1)

@@ -33,7 +33,7 @@ from .options import (
 @concurrency_option
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.7, show_default=True,
               help="Sampling temperature of both modes (> 0 so that N samples differ).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the first sample; the others follow.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the first sample; the others follow.")
 @click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True,
               help="Token budget of each prompt-only sample; a reply cut off there counts as truncated.")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
@@ -73,7 +73,7 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, th
     from ..errors import UsageError
     from ..finetune.inputs import one_source, read_inputs
     from ..finetune.probe import RELIABLE, ProbeReport, probe, probe_from_log
-    from ..runtime.models import with_adapter
+    from ..runtime.models import check_reference, with_adapter
     from ..schema.loading import load_schema
 
     one_source(inputs_path, from_log)
@@ -93,6 +93,7 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, th
                          max_tokens=max_tokens, concurrency=concurrency, progress=progress_bar(label, quiet))
 
         if compare is not None:
+            check_reference(with_adapter(model, compare))  # before the base half's minutes are spent
             base = sampled(with_adapter(model, None), "probing base").as_dict()
             report = sampled(with_adapter(model, compare), "probing adapter")
             _show_comparison(base, report.as_dict(), output)

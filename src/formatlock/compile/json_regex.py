@@ -291,6 +291,9 @@ class _Compiler:
             return self.any_of(schema, ptr, exact)
         if "const" in schema or "enum" in schema:
             return self.choices(schema, ptr, exact)
+        if "not" in schema and _admits_all(schema["not"]):
+            self.fail(ptr, "not", "`not` of a schema that admits every value: no value is valid")
+            return None
         for key in schema.keys() & _RESAMPLED:
             if key == "uniqueItems" and schema[key] is False:
                 self.record(ptr, key, MASK, "false: no constraint")
@@ -915,3 +918,8 @@ def _required_singletons(branches: list[Any]) -> list[str] | None:
             return None
         names.append(required[0])
     return names if len(set(names)) == len(names) and len(names) > 1 else None
+
+
+def _admits_all(schema: Any) -> bool:
+    """Whether every JSON value is valid against ``schema`` (``true``, or nothing but annotations)."""
+    return schema is True or (isinstance(schema, dict) and not schema.keys() & _ASSERTIONS)

@@ -10,7 +10,6 @@ claim to enforce; they may match less than the schema allows.
 
 from __future__ import annotations
 
-import json
 import math
 import re._constants as C  # noqa: N812 - the stdlib's own names
 import re._parser as sre_parse
@@ -23,6 +22,7 @@ from typing import Any, TypeGuard
 from ..automata.charsets import MAX_CODE, SURROGATES, Ranges, class_items, complement, normalise, subtract
 from ..automata.fsm import read_regex
 from ..errors import CompileError
+from ..schema.json_text import dumps as compact_json  # the form every fragment describes
 
 MAX_INT_DIGITS = 15  # digits of an integer part when the schema gives no bound (exact in a double)
 MAX_FRACTION_DIGITS = 6
@@ -54,14 +54,6 @@ EMPTY = Frag("", 0, 0, False, 0)
 def literal(text: str) -> Frag:
     """A fragment matching exactly ``text``."""
     return Frag("".join("\\" + c if c in _META else c for c in text), len(text.encode("utf-8")))
-
-
-def compact_json(value: Any) -> str:
-    """The compact JSON text formatlock writes: the form every fragment describes.
-
-    Raises ValueError for values that have no JSON text (NaN, infinities).
-    """
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def json_literal(value: Any) -> Frag:

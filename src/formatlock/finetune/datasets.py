@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EnforcementError, InputError, RefusedError, ServerError, UsageError
+from ..schema import json_text
 from ..schema.loading import Schema
 from . import dataset_formats
 from .headroom import DEFAULT as DEFAULT_HEADROOM
@@ -59,11 +60,6 @@ class Summary:
 def default_system(schema: Schema) -> str:
     """The system prompt of every example unless ``--system`` gives one."""
     return f"Reply with only a JSON document that matches the {schema.title} schema."
-
-
-def compact_json(value: Any) -> str:
-    """The target text: compact JSON, non-ASCII kept."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def prompt_hash(seed: int, prompt: str) -> int:
@@ -181,7 +177,7 @@ def teach(schema: Schema, prompts: list[str], checkpoint: Checkpoint, done: list
                          seed=(prompt_hash(seed, prompt) + attempt) % 2**32)[0]
         except (EnforcementError, RefusedError):  # no valid target, or a compile bound hit while decoding
             return None
-        return json.loads(result.text)
+        return json_text.loads(result.text)
 
     def label(prompt: str) -> tuple[str, Example | None, bool]:
         first = target = sample(prompt, 0)
@@ -191,7 +187,7 @@ def teach(schema: Schema, prompts: list[str], checkpoint: Checkpoint, done: list
             target = next((t for t in again if t is not None and not flagged(t)), first)
         if target is None:
             return prompt, None, False
-        example = Example(prompt, compact_json(target))
+        example = Example(prompt, json_text.dumps(target))
         with saving:
             checkpoint.append(example)
         return prompt, example, target is not first
@@ -222,7 +218,7 @@ def given_targets(schema: Schema, inputs: list[Input]) -> dict[str, Example]:
     for item in inputs:
         if "target" not in item.meta or item.text in given:
             continue
-        target = compact_json(item.meta["target"])
+        target = json_text.dumps(item.meta["target"])
         issues = validator.check_text(target)[1]
         if issues:
             raise InputError(f"nothing written: the target given for input {item.text[:60]!r} is not schema-valid: "
@@ -245,7 +241,7 @@ def from_log(schema: Schema, log: CallLog | None = None) -> tuple[list[Example],
             users = [m.get("content") for m in prompt if m.get("role") == "user"]
             prompt = users[-1] if users else None
         if isinstance(prompt, str) and prompt.strip():
-            examples.append(Example(prompt, compact_json(attempt.document)))
+            examples.append(Example(prompt, json_text.dumps(attempt.document)))
             models.add(attempt.model or "remote")
     return examples, sorted(models)
 
@@ -301,9 +297,14 @@ def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: st
             def flagged(target: Any) -> bool:
                 return bool(quality.check(labelled, [target], instruction=system).flagged)
 
-            made, skipped, relabelled = teach(labelled, prompts, checkpoint, done, teacher=teacher,
-                                              temperature=temperature, seed=seed, concurrency=concurrency,
-                                              relabel=relabel, flagged=flagged, progress=progress)
+            try:
+                made, skipped, relabelled = teach(labelled, prompts, checkpoint, done, teacher=teacher,
+                                                  temperature=temperature, seed=seed, concurrency=concurrency,
+                                                  relabel=relabel, flagged=flagged, progress=progress)
+            except BaseException:
+                if not done and not checkpoint.load():  # refused or stopped before the first example: leave nothing
+                    checkpoint.remove()
+                raise
             if not made and not given:
                 raise EnforcementError(f"the teacher {teacher.name} found no schema-valid target for any input")
             taught = {e.prompt: e for e in made}
@@ -313,7 +314,7 @@ def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: st
         if given:
             source = "targets given with the inputs" + (f", the rest by {source}" if prompts else "")
             model_name = "given" + (f" + {teacher.name}" if prompts else "")
-    gates = quality.check(labelled, [json.loads(e.target) for e in examples], instruction=system)
+    gates = quality.check(labelled, [json_text.loads(e.target) for e in examples], instruction=system)
     kept = [e for i, e in enumerate(examples) if not (strict and i in gates.flagged)]
     if not kept:
         raise EnforcementError(f"--strict left no example: the quality gates flagged all {len(examples)}")

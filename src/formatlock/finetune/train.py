@@ -59,6 +59,7 @@ class Settings:
 def finetune(data_dir: Path, *, model: str | None = None, out_dir: Path | None = None,
              settings: Settings = Settings(), on_step: Step | None = None) -> Path:
     """Train a LoRA on ``data_dir``'s train.jsonl (val.jsonl for the validation loss); returns the adapter path."""
+    from ..runtime.adapters import architecture
     from ..runtime.models import resolve
 
     started = time.perf_counter()
@@ -69,8 +70,9 @@ def finetune(data_dir: Path, *, model: str | None = None, out_dir: Path | None =
         train = train[: settings.max_examples]
     if settings.epochs < 1 or settings.rank < 1 or settings.learning_rate <= 0:
         raise UsageError("epochs and rank must be at least 1, and the learning rate above 0")
-    torch, transformers, peft = _train_libraries()
     name, path = resolve(model)
+    _check_architecture(name, architecture(path))  # from the GGUF header, before a minute of loading
+    torch, transformers, peft = _train_libraries()
     out_dir = out_dir or data_dir / "adapter"
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in (RECORD, ADAPTER):  # an older adapter here would look finished beside a failed run
@@ -85,9 +87,7 @@ def finetune(data_dir: Path, *, model: str | None = None, out_dir: Path | None =
     except Exception as exc:  # noqa: BLE001 - transformers fails in many ways on a GGUF it cannot read
         raise ModelError(f"transformers cannot load {name} from {path} for training: {exc}") from None
     config = network.config
-    if config.model_type != "llama":
-        raise UsageError(f"{name} is a {config.model_type} model; adapters are converted for llama-architecture "
-                         "models only (smollm2, or another llama GGUF)")
+    _check_architecture(name, config.model_type)
     with warnings.catch_warnings():  # peft reads a deprecated transformers alias: not the user's to act on
         warnings.simplefilter("ignore", FutureWarning)
         network = peft.get_peft_model(network, peft.LoraConfig(
@@ -134,6 +134,13 @@ def finetune(data_dir: Path, *, model: str | None = None, out_dir: Path | None =
     }
     atomic_write(out_dir / RECORD, json.dumps(record, indent=2) + "\n")
     return adapter
+
+
+def _check_architecture(name: str, kind: str | None) -> None:
+    """Adapters convert for llama-architecture models only (``None``: not known yet, checked after loading)."""
+    if kind is not None and kind != "llama":
+        raise UsageError(f"{name} is a {kind} model; adapters are converted for llama-architecture "
+                         "models only (smollm2, or another llama GGUF)")
 
 
 def _train_libraries() -> tuple[Any, Any, Any]:

@@ -34,7 +34,11 @@ def closing_automaton(regex: str, model: Model) -> Automaton:
     automaton = Automaton(regex, vocabulary)
     snapshot = cache.load("automata", _disk_key(regex, model))
     if snapshot is not None:
-        automaton.restore(snapshot)
+        try:
+            automaton.restore(snapshot)
+        except Exception:  # noqa: BLE001 - a snapshot of another shape (edited, another version): never trust it
+            automaton = Automaton(regex, vocabulary)
+            cache.drop("automata", _disk_key(regex, model))
     with _lock:
         _automata[key] = automaton
         while len(_automata) > _MAX:

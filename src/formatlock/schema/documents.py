@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import InputError
+from . import json_text
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 STDIN = "-"
+MAX_BYTES = 64 * 2**20  # one document or line; a larger one is reported, not read (parsing takes ~10x its size)
+_CHUNK = 2**20
 
 
 @dataclass(slots=True)
@@ -68,18 +71,31 @@ def iter_raw(paths: list[str]) -> Iterator[Raw]:
 
 def _read(path: str, handle: IO[bytes]) -> bytes:
     try:
-        return handle.read()
+        return handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def _lines(name: str, handle: IO[bytes]) -> Iterator[Raw]:
     try:
-        for number, data in enumerate(handle, 1):
+        number = 0
+        while data := handle.readline(MAX_BYTES + 1):
+            number += 1
+            if len(data) > MAX_BYTES and not data.endswith(b"\n"):
+                _skip_line(handle)
             if data.strip():
                 yield Raw(name, number, data, one_line=True)
     except OSError as exc:
         raise InputError(f"cannot read {name}: {exc.strerror}") from None
+
+
+def _skip_line(handle: IO[bytes]) -> None:
+    """Read past the rest of an over-long line without keeping it (``/dev/zero`` never ends: stop at a bound)."""
+    for _ in range(64):
+        chunk = handle.readline(_CHUNK)
+        if not chunk or chunk.endswith(b"\n"):
+            return
+    raise InputError(f"a line runs past {(MAX_BYTES + 64 * _CHUNK) // 2**20} MiB without ending; is this a JSON Lines file?")
 
 
 def parse(document: Raw) -> Document:
@@ -88,6 +104,9 @@ def parse(document: Raw) -> Document:
     name, line, raw = document.file, document.line, document.data
     if document.one_line:
         raw = raw.rstrip(b"\r\n")
+    if len(raw) > MAX_BYTES:
+        what = "line" if document.one_line else "document"
+        return Document(name, line, error=f"the {what} is over {MAX_BYTES // 2**20} MiB; formatlock reads documents up to that size")
     if not raw.strip():
         return Document(name, line, error="empty: no JSON document")
     try:
@@ -95,11 +114,11 @@ def parse(document: Raw) -> Document:
     except UnicodeDecodeError as exc:
         return Document(name, line, error=f"not UTF-8 text (byte {exc.start}); binary file?")
     try:
-        return Document(name, line, value=json.loads(text))
+        return Document(name, line, value=json_text.loads(text))
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}" if exc.lineno > 1 else f"column {exc.colno}"
         if exc.pos >= len(text.rstrip()):
             where += ", the document is cut off"
         return Document(name, line + exc.lineno - 1, error=f"not valid JSON: {exc.msg} ({where})")
-    except RecursionError:
-        return Document(name, line, error="not valid JSON: nesting too deep")
+    except (json_text.NotJSONError, RecursionError) as exc:
+        return Document(name, line, error=f"not valid JSON: {json_text.why_not(exc)}")

@@ -80,6 +80,32 @@ def _is_uuid(value: object) -> bool:
     return not isinstance(value, str) or bool(_UUID.fullmatch(value))
 
 
+def is_pattern(value: object) -> bool:
+    """A schema's ``pattern`` is a regex in Python's syntax or in ECMA-262's (``\\p{Letter}``, ``\\cA``),
+    which JSON Schema names and jsonschema-rs, the verdict engine, reads."""
+    if not isinstance(value, str):
+        return True
+    try:
+        re.compile(value)
+        return True
+    except (re.error, OverflowError, RecursionError):
+        pass
+    import jsonschema_rs
+
+    try:
+        jsonschema_rs.validator_for({"pattern": value})
+    except (jsonschema_rs.ValidationError, ValueError):
+        return False
+    return True
+
+
+def for_schemas(checker: Any) -> Any:
+    """The checker schemas are meta-validated with: ``regex`` takes ECMA-262 patterns too."""
+    result = copy.deepcopy(checker)
+    result.checkers["regex"] = (is_pattern, ())
+    return result
+
+
 def stricter(checker: Any) -> Any:
     """The draft's format checker with stricter ``uuid`` and ``email`` (jsonschema's accept any '@')."""
     result = copy.deepcopy(checker)

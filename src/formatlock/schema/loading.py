@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 from ..errors import SchemaError
+from . import json_text
+from .formats import for_schemas
 from .references import check_refs, pointer_token
 
 if TYPE_CHECKING:
@@ -106,9 +108,13 @@ def _from_file(path: Path, name: str | None = None) -> Schema:
     except (OSError, UnicodeDecodeError) as exc:
         raise SchemaError(f"cannot read schema file {path}: {exc}") from None
     try:
-        document = json.loads(text)
+        document = json_text.loads(text)
     except json.JSONDecodeError as exc:
         raise SchemaError(f"schema file {path} is not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise SchemaError(f"schema file {path} nests too deeply to be read (Python's recursion limit)") from None
+    except json_text.NotJSONError as exc:
+        raise SchemaError(f"schema file {path} is not JSON: {exc}") from None
     return _checked(document, name=name or path.stem, source=str(path))
 
 
@@ -159,7 +165,7 @@ def check_schema(document: Any, source: str = "schema") -> None:
         return
     cls = validator_class(document, source)
     try:
-        cls.check_schema(document)
+        cls.check_schema(document, format_checker=for_schemas(cls.FORMAT_CHECKER))
         check_refs(document, source)
     except MetaError as exc:
         pointer = "/" + "/".join(str(p) for p in exc.absolute_path)

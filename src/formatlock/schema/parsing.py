@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import re
 
+from .json_text import DECODER as _DECODER
+from .json_text import ERRORS, NotJSONError
+
 _FENCE = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)", re.S)  # an unclosed fence runs to the end
-_DECODER = json.JSONDecoder()
 
 
 def extract_json(text: str) -> str:
@@ -38,8 +40,8 @@ def extract_json(text: str) -> str:
 
 def _parses(text: str) -> bool:
     try:
-        json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+        _DECODER.decode(text)
+    except ERRORS:
         return False
     return True
 
@@ -48,7 +50,7 @@ def _first_embedded_value(text: str) -> str | None:
     for match in re.finditer(r"[{\[]", text):
         try:
             _, end = _DECODER.raw_decode(text, match.start())
-        except (json.JSONDecodeError, RecursionError):
+        except ERRORS:
             continue
         return text[match.start():end]
     return None
@@ -73,6 +75,6 @@ def reply_settled(text: str) -> bool:
         _DECODER.raw_decode(text, match.start())
     except json.JSONDecodeError as exc:
         return not exc.msg.startswith("Unterminated string") and exc.pos < len(text) - _OPEN_END
-    except RecursionError:
+    except (NotJSONError, RecursionError):
         return True
     return True

@@ -10,10 +10,11 @@ Build a :class:`Validator` once and reuse it across documents.
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Any
 
 from ..errors import Issue
+from . import json_text
 from .formats import callables, stricter, used_formats
 from .loading import Schema, validator_class
 from .messages import Wording
@@ -62,9 +63,12 @@ class Validator:
         """Every problem with ``document`` (up to ``limit``), most specific first, in document order."""
         if self.is_valid(document):
             return []
-        found = self._located(document, limit)
-        if found is None:
-            found = _limited(self._python().iter_errors(document), _issue, limit)
+        try:
+            found = self._located(document, limit)
+            if found is None:
+                found = _limited(self._python().iter_errors(document), _issue, limit)
+        except re.error:  # an ECMA-262 pattern (\p{Letter}) that only the verdict engine reads: its words
+            found = []
         if not found and self._fast is not None:
             # The two engines disagree: report the deciding one's own words rather than nothing.
             found = _limited(self._fast.iter_errors(document), _rust_issue, limit)
@@ -73,10 +77,9 @@ class Validator:
     def check_text(self, text: str) -> tuple[Any, list[Issue]]:
         """Parse JSON text and validate it; a parse failure is reported as an issue, not raised."""
         try:
-            document = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            message = exc.msg if isinstance(exc, json.JSONDecodeError) else "nesting too deep"
-            return None, [Issue(pointer="", keyword="json", message=f"not valid JSON: {message}")]
+            document = json_text.loads(text)
+        except json_text.ERRORS as exc:
+            return None, [Issue(pointer="", keyword="json", message=f"not valid JSON: {json_text.why_not(exc)}")]
         return document, self.errors(document)
 
     def _located(self, document: Any, limit: int | None) -> list[Issue] | None:

@@ -14,6 +14,7 @@ import os
 import threading
 from typing import Any
 
+from ... import settings
 from ..models import Model, is_server_ref
 from .base import Backend, Decoded, Session
 
@@ -32,7 +33,7 @@ def masks_locally(ref: Any) -> bool:
         return ref.masks_locally
     if is_outlines_model(ref):
         return masked_here(ref)
-    return not is_server_ref(ref)
+    return not is_server_ref(settings.model() if ref is None else ref)
 
 
 def open_backend(ref: str | os.PathLike[str] | Model | Backend | Any | None = None) -> Backend:
@@ -42,6 +43,8 @@ def open_backend(ref: str | os.PathLike[str] | Model | Backend | Any | None = No
     (:mod:`.outlines_models`)."""
     if isinstance(ref, Backend):
         return ref
+    if ref is None:
+        ref = settings.model()  # FORMATLOCK_MODEL may name a server too
     from .outlines_models import adopt, is_outlines_model
 
     if is_outlines_model(ref):
