@@ -350,3 +350,36 @@ def test_ecma_262_patterns_are_validated(tmp_path: Path) -> None:
     assert out.splitlines() == [f'{lines}:2: /: "123" does not match "^\\p{{Letter}}+$"', "3 documents, 1 invalid"]
     code, _, err = invoke("check-schema", schema_file(tmp_path, {"pattern": "["}, "bad.json"))
     assert code == 2 and "is not a 'regex'" in err
+
+
+# -- found by a second sweep of the same kinds --------------------------------------------------------
+
+def test_endless_schema_and_inputs_files_are_bounded() -> None:
+    done = in_a_process("check-schema", "/dev/zero", timeout=120)
+    assert one_line_error(done, 2) == "formatlock: error: schema file /dev/zero is over 64 MiB; formatlock reads files up to that size"
+    done = in_a_process("generate", "--schema", "invoice", "--inputs", "/dev/zero", timeout=120)
+    assert "/dev/zero is over 64 MiB" in one_line_error(done, 2)
+
+
+def test_input_rows_are_strict_json(tmp_path: Path) -> None:
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text('{"input": NaN}\n')
+    code, _, err = invoke("generate", "--schema", "invoice", "--inputs", str(inputs))
+    assert code == 2 and err.strip() == f"formatlock: error: {inputs}:1: not valid JSON: NaN is not a JSON number"
+
+
+def test_a_thread_count_llama_cpp_cannot_run_is_refused() -> None:
+    done = in_a_process("generate", "--regex", "[0-9]", "A digit:", env={"FORMATLOCK_THREADS": "100000"})
+    assert "FORMATLOCK_THREADS must be from 1 to 512" in one_line_error(done, 2)
+
+
+def test_more_api_arguments_are_typed_errors() -> None:
+    from formatlock.errors import SchemaError
+
+    with pytest.raises(SchemaError, match="a schema must be"):
+        formatlock.Validator(5)
+    assert formatlock.Validator("invoice").schema.name == "invoice"
+    with pytest.raises(UsageError, match="a call log path must be a path"):
+        formatlock.CallLog(5)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="model must be a model name"):
+        formatlock.load_llama(123)  # type: ignore[arg-type]

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from . import settings
-from .errors import FormatlockError, InputError, Issue
+from .errors import FormatlockError, InputError, Issue, UsageError
 from .schema import json_text
 from .schema.loading import Schema, load_schema
 
@@ -135,6 +135,8 @@ class CallLog:
     """The SQLite call log at ``path`` (default: ``calls.sqlite3`` in ``FORMATLOCK_HOME``, see :mod:`formatlock.settings`)."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        if path is not None and not isinstance(path, str | os.PathLike):
+            raise UsageError(f"a call log path must be a path, not {path!r}")
         self.path = Path(path) if path is not None else settings.home() / "calls.sqlite3"
 
     def add(self, schema: Schema, attempts: Iterable[LoggedAttempt]) -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from .errors import UsageError
 
 DEFAULT_MODEL = "smollm2"
+MAX_THREADS = 512  # ggml's GGML_MAX_N_THREADS: more crashes llama.cpp
 
 
 def model() -> str:
@@ -67,8 +68,8 @@ def threads() -> int | None:
         value = int(text)
     except ValueError:
         raise UsageError(f"FORMATLOCK_THREADS must be a whole number or auto, not {text!r}") from None
-    if value < 1:
-        raise UsageError(f"FORMATLOCK_THREADS must be at least 1, not {text!r}")
+    if not 1 <= value <= MAX_THREADS:
+        raise UsageError(f"FORMATLOCK_THREADS must be from 1 to {MAX_THREADS} (llama.cpp's limit), not {text!r}")
     return value
 
 

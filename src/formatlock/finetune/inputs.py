@@ -3,7 +3,6 @@ progress hook both use while working through them."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -11,6 +10,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import InputError, UsageError
+from ..schema import json_text
+from ..schema.documents import read_limited
 from .dataset_formats import turns
 
 
@@ -59,7 +60,7 @@ def read_inputs(path: str | Path) -> list[Input]:
     or an exported chat example (``{"messages": [...]}``, e.g. an export's ``val.jsonl``), whose last
     user message is the input (its target is not kept)."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = read_limited(path).decode("utf-8").splitlines()
     except FileNotFoundError:
         raise InputError(f"inputs file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -70,9 +71,9 @@ def read_inputs(path: str | Path) -> list[Input]:
             continue
         if line.lstrip().startswith("{"):
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
+                row = json_text.loads(line)
+            except json_text.ERRORS as exc:
+                raise InputError(f"{path}:{number}: not valid JSON: {json_text.why_not(exc)}") from None
             if isinstance(row, dict) and "input" not in row and isinstance(row.get("messages"), list):
                 users = [content for role, content in turns(row, "openai") if role == "user"]
                 row = {"input": users[-1] if users else None}

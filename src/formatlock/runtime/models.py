@@ -189,15 +189,20 @@ _load_lock = threading.Lock()
 
 def split_adapter(ref: str | os.PathLike[str] | None) -> tuple[str | os.PathLike[str] | None, Path | None]:
     """``MODEL+ADAPTER.gguf`` (a base model and a LoRA adapter on it) into its two parts."""
-    if ref is None:
-        ref = settings.model()
-    if not isinstance(ref, str | os.PathLike):
-        raise UsageError(f"model must be a model name, a .gguf path, a server URL or a loaded model, not {ref!r}")
-    text = os.fspath(ref)
+    text = _reference_text(ref)
     base, plus, adapter = text.rpartition("+")
     if not plus or not base or not adapter.endswith(".gguf"):
         return ref, None
     return base, _gguf_file(Path(adapter).expanduser(), "LoRA adapter")
+
+
+def _reference_text(ref: object) -> str:
+    """A model reference as text (``None``: the default model); anything else is a UsageError."""
+    if ref is None:
+        return settings.model()
+    if not isinstance(ref, str | os.PathLike):
+        raise UsageError(f"model must be a model name, a .gguf path, a server URL or a loaded model, not {ref!r}")
+    return os.fspath(ref)
 
 
 def is_server_ref(ref: Any) -> TypeGuard[str]:
@@ -217,9 +222,7 @@ def with_adapter(model: str | None, lora: str | os.PathLike[str] | None) -> str 
 
 def resolve(ref: str | os.PathLike[str] | None) -> tuple[str, Path]:
     """The display name and GGUF path for a model name or path; checks the file looks like GGUF."""
-    if ref is None:
-        ref = settings.model()
-    text = os.fspath(ref)
+    text = _reference_text(ref)
     if text in KNOWN_MODELS:
         name, path = text, KNOWN_MODELS[text].locate()
     else:

@@ -69,6 +69,16 @@ def iter_raw(paths: list[str]) -> Iterator[Raw]:
                 yield Raw(path, 1, _read(path, handle), one_line=False)
 
 
+def read_limited(path: str | Path) -> bytes:
+    """A whole file (a schema, an inputs file) of at most ``MAX_BYTES``; ``/dev/zero`` never ends, so
+    past that it is an :class:`InputError`, as is a file that cannot be read (``OSError`` passes)."""
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise InputError(f"{path} is over {MAX_BYTES // 2**20} MiB; formatlock reads files up to that size")
+    return data
+
+
 def _read(path: str, handle: IO[bytes]) -> bytes:
     try:
         return handle.read(MAX_BYTES + 1)

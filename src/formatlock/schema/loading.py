@@ -18,8 +18,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
-from ..errors import SchemaError
+from ..errors import InputError, SchemaError
 from . import json_text
+from .documents import read_limited
 from .formats import for_schemas
 from .references import check_refs, pointer_token
 
@@ -102,7 +103,9 @@ def _title_or(document: Any, default: str) -> str:
 
 def _from_file(path: Path, name: str | None = None) -> Schema:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_limited(path).decode("utf-8")
+    except InputError as exc:
+        raise SchemaError(f"schema file {exc}") from None
     except FileNotFoundError:
         raise SchemaError(f"schema file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import Issue
 from . import json_text
 from .formats import callables, stricter, used_formats
-from .loading import Schema, validator_class
+from .loading import Schema, load_schema, validator_class
 from .messages import Wording
 from .references import local_registry, pointer_of
 
@@ -41,7 +41,9 @@ def typed(schema: Schema, document: Any) -> tuple[Any, list[Issue]]:
 class Validator:
     """A compiled validator for one schema; cheap to call for many documents."""
 
-    def __init__(self, schema: Schema, formats: bool = True) -> None:
+    def __init__(self, schema: Schema | Any, formats: bool = True) -> None:
+        """``schema``: a loaded :class:`Schema`, or anything :func:`load_schema` takes."""
+        schema = schema if isinstance(schema, Schema) else load_schema(schema)
         self.schema = schema
         self._cls = validator_class(schema.document, schema.source)
         self._checker = stricter(self._cls.FORMAT_CHECKER) if formats else None
