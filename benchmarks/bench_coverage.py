@@ -3,7 +3,11 @@
     .venv/bin/python benchmarks/bench_coverage.py --per-split 5 --out .bench/coverage.jsonl
 
 Prints a markdown table per (split, engine) and writes every row as JSONL. One output per schema,
-greedy, embedded model; each engine runs in its own memory-limited worker.
+greedy, embedded model; each engine runs in its own memory-limited worker. Through a server:
+
+    formatlock serve --port 8080 --n_ctx 4096 &
+    .venv/bin/python benchmarks/bench_coverage.py --engines server --model 'http://127.0.0.1:8080/v1#smollm2'
+
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import sys
 from pathlib import Path
 
 from formatlock.benchmark.coverage import OUTCOMES, judge, servable, shared_cases, summarise
-from formatlock.benchmark.engines import ENGINES
+from formatlock.benchmark.engines import ENGINES, SERVER_ENGINES
 from formatlock.benchmark.isolation import Isolated
 
 ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "jsonschemabench"
@@ -33,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     if not ROOT.is_dir():
         sys.exit(f"no JSONSchemaBench sample at {ROOT}")
-    engines = [Isolated(e, args.model, args.memory_mb) for e in args.engines.split(",") if e in ENGINES]
+    engines = [Isolated(e, args.model, args.memory_mb) for e in args.engines.split(",") if e in (*ENGINES, *SERVER_ENGINES)]
     cases = [c for c in shared_cases(ROOT, args.splits.split(",") if args.splits else None, args.per_split)
              if servable(c)]
     args.out.parent.mkdir(parents=True, exist_ok=True)

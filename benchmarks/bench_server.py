@@ -5,7 +5,9 @@
 
 Without ``--url`` it starts ``formatlock serve`` (llama-cpp-python's server) on the embedded model on a free loopback
 port and stops it at the end. For each bundled schema and each of ``auto`` (the server-side
-constraint of the dialect the server honours) and ``none`` (prompt-only), it asks the same prompts
+constraint of the dialect the server honours: ``gbnf`` on llama.cpp servers), ``json_object`` (the
+server's own JSON Schema converter), ``none`` (prompt-only) and ``local`` (the same model in this
+process, for the seconds-per-valid ratio), it asks the same prompts
 through ``formatlock.generate_results`` (3 retries with the errors fed back). Each outcome is then
 checked again here with the validator: ``valid``, ``typed`` (EnforcementError), or ``invalid``
 (a returned output that fails the check: the guarantee broken). It also reports seconds per valid
@@ -54,14 +56,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running server's model, http://HOST:PORT/v1#NAME (default: start one)")
     parser.add_argument("--prompts", type=int, default=4, help="prompts per schema (at most 4)")
+    parser.add_argument("--paths", nargs="+", default=["auto", "json_object", "none", "local"],
+                        choices=["auto", "json_object", "none", "local"], help="what to measure (default: all)")
     args = parser.parse_args()
     process, ref = (None, args.url) if args.url else start_server()
     url, _, name = ref.partition("#")
     try:
         totals = {}
-        for dialect in ("auto", "none"):
-            server = Server(url, name or None, dialect=dialect)
-            server.open()
+        for dialect in args.paths:
+            server = None if dialect == "local" else Server(url, name or None, dialect=dialect)
+            if server is not None:
+                server.open()
+            path = "local" if server is None else server.dialect
             counts = {"valid": 0, "typed": 0, "invalid": 0, "seconds": 0.0, "attempts": 0}
             for schema_name in bundled_names():
                 validator = Validator(load_schema(schema_name))
@@ -79,8 +85,8 @@ def main() -> None:
                     counts["seconds"] += time.perf_counter() - started
                 for key in row:
                     counts[key] += row[key]
-                print(json.dumps({"dialect": server.dialect, "schema": schema_name, **row}), flush=True)
-            totals[server.dialect] = counts
+                print(json.dumps({"dialect": path, "schema": schema_name, **row}), flush=True)
+            totals[path] = counts
         for dialect, c in totals.items():
             spv = f"{c['seconds'] / c['valid']:.1f}" if c["valid"] else "-"
             apv = f"{c['attempts'] / c['valid']:.1f}" if c["valid"] else "-"

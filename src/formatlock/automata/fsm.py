@@ -106,7 +106,7 @@ class _NFA:
         if op is C.ANY:
             return self._ranges(complement([(10, 10)]), start)
         if op is C.IN:
-            return self._ranges(_class_ranges(arg), start)
+            return self._ranges(class_ranges(arg), start)
         if op is C.SUBPATTERN:
             _group, add_flags, del_flags, body = arg
             if add_flags & ~re.UNICODE or del_flags:
@@ -151,7 +151,7 @@ class _NFA:
         return end
 
 
-def _class_ranges(items: list) -> Ranges:
+def class_ranges(items: list) -> Ranges:
     try:
         negate, ranges, _ = class_items(items, [(0, MAX_CODE)])
     except ValueError as exc:
@@ -208,7 +208,7 @@ def _emit(items: list) -> str:
         elif op is C.ANY:
             out.append(_set(complement([(10, 10)])))
         elif op is C.IN:
-            out.append(_set(_class_ranges(arg)))
+            out.append(_set(class_ranges(arg)))
         elif op is C.SUBPATTERN:
             if arg[1] & ~re.UNICODE or arg[2]:
                 raise CompileError("inline regex flags are not supported")

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..automata.charsets import SURROGATES, subtract
-from ..automata.fsm import _class_ranges, read_regex
+from ..automata.fsm import class_ranges, read_regex
 from ..errors import CompileError
 from .automaton import Automaton
 
@@ -50,7 +50,7 @@ def _one(op: object, arg: Any) -> tuple[int, int]:
     if op in (C.NOT_LITERAL, C.ANY):
         return 1, 4
     if op is C.IN:
-        ranges = subtract(_class_ranges(arg), SURROGATES)
+        ranges = subtract(class_ranges(arg), SURROGATES)
         if not ranges:
             return 0, 0
         return _utf8(ranges[0][0]), _utf8(ranges[-1][1])

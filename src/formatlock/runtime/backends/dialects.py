@@ -3,6 +3,8 @@
 ==============  ==========================================================  ============================
 dialect         request                                                     servers
 ==============  ==========================================================  ============================
+``gbnf``        ``grammar``: formatlock's compiled constraint as GBNF         llama.cpp ``llama-server``,
+                (:mod:`formatlock.compile.gbnf`), the string cap included   llama-cpp-python's server
 ``json_schema`` ``response_format: {"type": "json_schema", ...}``            llama.cpp ``llama-server``, vLLM,
                                                                             Ollama's ``/v1`` (it turns it
                                                                             into its ``format``)
@@ -21,15 +23,16 @@ check after decoding.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import TYPE_CHECKING, Any
 
-from ...errors import UsageError
+from ...errors import CompileError, UsageError
 
 if TYPE_CHECKING:
     from ...constraints import Constraint
 
-DIALECTS = ("json_schema", "openai", "json_object", "vllm", "none")
+DIALECTS = ("gbnf", "json_schema", "openai", "json_object", "vllm", "none")
 AUTO = "auto"
 
 # Keywords a dialect's server grammar does not enforce (a reply may break them; only the local
@@ -63,6 +66,9 @@ def check_dialect(dialect: str, *, auto: bool = True) -> str:
 def request(dialect: str, constraint: Constraint) -> dict[str, Any]:
     """The keyword arguments of ``chat.completions.create`` that ask for ``constraint``; ``{}``
     where the dialect cannot say it (a regex over a JSON-only dialect: validation and retries alone)."""
+    if dialect == "gbnf":
+        grammar = grammar_of(constraint)
+        return {} if grammar is None else {"extra_body": {"grammar": grammar}}
     if constraint.kind == "schema" and constraint.schema is not None:
         return schema_request(dialect, constraint.schema.document)
     if dialect == "vllm":
@@ -75,8 +81,44 @@ def request(dialect: str, constraint: Constraint) -> dict[str, Any]:
     return {}
 
 
+def grammar_of(constraint: Constraint) -> str | None:
+    """The constraint's exact language as GBNF; None where formatlock's compiler cannot carry the
+    schema (then no server-side constraint: the server's own converter is lossy, and has crashed)."""
+    if constraint.regex is not None:
+        return _gbnf(constraint.regex, constraint.string_cap)
+    if constraint.schema is None:
+        return None
+    return _schema_gbnf(json.dumps(constraint.schema.document, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=64)
+def _schema_gbnf(document: str) -> str | None:
+    from ...compile.json_regex import compile_schema
+
+    try:
+        compiled = compile_schema(json.loads(document))
+    except CompileError:
+        return None
+    if compiled.unsupported or compiled.regex is None:
+        return None
+    return _gbnf(compiled.regex, compiled.string_cap)
+
+
+@functools.lru_cache(maxsize=64)
+def _gbnf(regex: str, cap: int | None) -> str | None:
+    from ...compile.gbnf import to_gbnf
+
+    try:
+        return to_gbnf(regex, cap)
+    except CompileError:
+        return None
+
+
 def schema_request(dialect: str, document: Any) -> dict[str, Any]:
     """The request fields for a JSON Schema ``document`` in ``dialect``."""
+    if dialect == "gbnf":
+        grammar = _schema_gbnf(json.dumps(document, sort_keys=True))
+        return {} if grammar is None else {"extra_body": {"grammar": grammar}}
     if dialect == "json_schema":
         return {"response_format": {"type": "json_schema", "json_schema": {"name": _name(document), "schema": document}}}
     if dialect == "json_object":
@@ -92,9 +134,14 @@ def schema_request(dialect: str, document: Any) -> dict[str, Any]:
 def unenforced(dialect: str, document: Any) -> list[tuple[str, str]] | None:
     """(pointer, keyword) of every keyword use in ``document`` that ``dialect``'s server grammar is
     known not to enforce; None where that is not known (``vllm``, ``openai``: it depends on the
-    server's backend or the model). With ``none`` every keyword rests on retries."""
+    server's backend or the model). With ``none`` every keyword rests on retries; with ``gbnf``, what
+    formatlock's compiler checks after decoding."""
     from ...schema.loading import iter_nodes, validator_class
 
+    if dialect == "gbnf":  # the compiled constraint: what the compiler does not mask rests on the check
+        from ...compile.json_regex import MASK, compile_schema
+
+        return [(use.pointer, use.keyword) for use in compile_schema(document).uses if use.enforcement != MASK]
     if dialect not in UNENFORCED and dialect != "none":
         return None
     keywords = set(validator_class(document).VALIDATORS)

@@ -37,10 +37,10 @@ _PROBE_VALUE = "formatlock-probe-7q"
 _PROBE_SCHEMA = {"type": "object", "properties": {"probe": {"type": "string", "enum": [_PROBE_VALUE]}},
                  "required": ["probe"], "additionalProperties": False}
 _PROBE_ORDER = {  # the server's `owned_by` in /models -> the dialects to try first
-    "vllm": ("vllm", "json_schema"), "llamacpp": ("json_schema", "json_object"), "me": ("json_object",),
+    "vllm": ("vllm", "json_schema"), "llamacpp": ("gbnf", "json_schema", "json_object"), "me": ("gbnf", "json_object"),
     "openai": ("openai",), "system": ("openai",), "library": ("json_schema",), "ollama": ("json_schema",),
 }
-_FALLBACK_ORDER = ("json_schema", "json_object", "vllm")
+_FALLBACK_ORDER = ("gbnf", "json_schema", "json_object", "vllm")
 
 
 class ServerWarning(UserWarning):
