@@ -8,8 +8,10 @@ is masked and the end-of-sequence token is allowed after it.
 from __future__ import annotations
 
 import ctypes
+import json
 import math
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -20,6 +22,7 @@ from formatlock.compile.json_regex import compile_schema
 from formatlock.constraints import for_choice, for_regex
 from formatlock.errors import CompileError
 from formatlock.runtime.backends import dialects
+from formatlock.runtime.backends.dialects import llama_cpp_reads
 from formatlock.runtime.models import load_model
 from formatlock.schema.loading import bundled_names, load_schema
 
@@ -120,3 +123,42 @@ def test_the_gbnf_dialect_asks_for_the_compiled_grammar_or_nothing() -> None:
     assert dialects.request("gbnf", refused) == {}  # the compiler cannot carry it: no server-side constraint
     assert dialects.unenforced("gbnf", {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}) \
         == [("", "uniqueItems")]
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "jsonschemabench"
+NESTED = " ".join(f'("a{i}" | "b{i}")' for i in range(20))  # a group that makes 20 rules when llama.cpp parses it
+
+
+def test_a_repeated_group_is_a_named_rule_so_llama_cpp_takes_it() -> None:
+    assert not llama_cpp_reads(f"root ::= ({NESTED}){{0,200}}")  # 20 rules x 200 > llama.cpp's 2,000
+    assert llama_cpp_reads(f"item ::= {NESTED}\nroot ::= item{{0,200}}")
+    regex = "(?:" + "".join(f"(?:a{i}|b{i})" for i in range(20)) + "){0,200}"
+    assert llama_cpp_reads(to_gbnf(regex))
+
+
+def test_every_shared_schemas_grammar_is_read_by_llama_cpp() -> None:
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent")
+    refused, read = [], 0
+    for path in sorted(SHARED.glob("*/*.json")):
+        compiled = compile_schema(json.loads(path.read_text(encoding="utf-8")))
+        if compiled.regex is None or compiled.unsupported:
+            continue
+        read += 1
+        if not llama_cpp_reads(to_gbnf(compiled.regex, compiled.string_cap)):
+            refused.append(f"{path.parent.name}/{path.name}")
+    assert read >= 250 and refused == []
+
+
+def test_a_grammar_llama_cpp_cannot_read_is_never_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    from formatlock.constraints import for_schema
+
+    constraint = for_schema("invoice", masked=False)
+    monkeypatch.setattr(dialects, "llama_cpp_reads", lambda grammar: False)
+    dialects._gbnf.cache_clear()
+    dialects._schema_gbnf.cache_clear()
+    try:
+        assert dialects.request("gbnf", constraint) == {}  # no server-side constraint, never a grammar it may crash on
+    finally:
+        dialects._gbnf.cache_clear()
+        dialects._schema_gbnf.cache_clear()

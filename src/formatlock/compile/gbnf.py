@@ -21,6 +21,7 @@ from ..automata.charsets import SURROGATES, Ranges, complement, subtract
 from ..automata.fsm import class_ranges, read_regex
 from ..errors import CompileError
 
+_ATOM = re.compile(r'\[[^\]]*\]|"[^"]*"|r[0-9]+')  # one class, literal or rule reference (no raw ] or " inside)
 MAX_RULES = 20_000  # a grammar past this many rules is refused (llama.cpp parses it on every request)
 
 
@@ -99,7 +100,9 @@ class _Writer:
         raise CompileError(f"regex construct {op} has no GBNF form")
 
     def repeat(self, lo: int, hi: Any, body: Any) -> str:
-        inner = f"({self.sequence(list(body))})"
+        inner = self.sequence(list(body))
+        if not _ATOM.fullmatch(inner):  # llama.cpp counts the rules inside a repeated group, times the count,
+            inner = self.named(inner)  # against a limit of 2,000: a reference to a named rule counts once
         if hi is C.MAXREPEAT:
             if self.cap is None:
                 text = f"{inner}*" if lo == 0 else f"{inner}{{{lo},}}"
@@ -109,8 +112,12 @@ class _Writer:
             return f"{inner}?"
         else:
             text = f"{inner}{{{lo}}}" if lo == hi else f"{inner}{{{lo},{hi}}}"
-        if text not in self.rules:
+        return self.named(text)
+
+    def named(self, body: str) -> str:
+        """The rule whose body is ``body`` (one per distinct body)."""
+        if body not in self.rules:
             if len(self.rules) >= MAX_RULES:
                 raise CompileError(f"the grammar needs more than {MAX_RULES:,} rules")
-            self.rules[text] = f"r{len(self.rules)}"
-        return self.rules[text]
+            self.rules[body] = f"r{len(self.rules)}"
+        return self.rules[body]

@@ -23,11 +23,12 @@ check after decoding.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 from typing import TYPE_CHECKING, Any
 
-from ...errors import CompileError, UsageError
+from ...errors import CompileError, ModelError, UsageError
 
 if TYPE_CHECKING:
     from ...constraints import Constraint
@@ -109,9 +110,47 @@ def _gbnf(regex: str, cap: int | None) -> str | None:
     from ...compile.gbnf import to_gbnf
 
     try:
-        return to_gbnf(regex, cap)
+        grammar = to_gbnf(regex, cap)
     except CompileError:
         return None
+    return grammar if llama_cpp_reads(grammar) else None
+
+
+def llama_cpp_reads(grammar: str) -> bool:
+    """Whether llama.cpp's own grammar parser, here, takes ``grammar``. A server that is sent one it
+    cannot parse may crash (llama-cpp-python's does), so only grammars that pass are sent."""
+    import llama_cpp
+    from llama_cpp._utils import suppress_stdout_stderr
+
+    owner = _vocabulary_owner()
+    if owner is None:
+        return False
+    with suppress_stdout_stderr(disable=False):  # the parser explains a refusal on stderr
+        sampler = llama_cpp.llama_sampler_init_grammar(llama_cpp.llama_model_get_vocab(owner.model),
+                                                       grammar.encode(), b"root")
+    if not sampler:
+        return False
+    llama_cpp.llama_sampler_free(sampler)
+    return True
+
+
+@functools.cache
+def _vocabulary_owner() -> Any:
+    """A ``llama_cpp.Llama`` whose vocabulary llama.cpp's grammar parser takes: the embedded model,
+    loaded vocabulary-only (no weights, no compute); None where it is not installed."""
+    import llama_cpp
+    from llama_cpp._utils import suppress_stdout_stderr
+
+    from ..models import DEFAULT_MODEL, KNOWN_MODELS
+
+    try:
+        path = KNOWN_MODELS[DEFAULT_MODEL].locate()
+        with suppress_stdout_stderr(disable=False):
+            llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+    except (ModelError, ValueError, OSError):
+        return None
+    atexit.register(llm.close)  # before interpreter teardown: later, its finaliser fails noisily
+    return llm
 
 
 def schema_request(dialect: str, document: Any) -> dict[str, Any]:
