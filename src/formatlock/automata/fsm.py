@@ -198,17 +198,26 @@ def _set(ranges: Ranges) -> str:
     return "[" + "".join(_char(lo) if lo == hi else f"{_char(lo)}-{_char(hi)}" for lo, hi in ranges) + "]"
 
 
+def char_ranges(op: object, arg: Any) -> Ranges | None:
+    """The code points one parsed item matches where it is one character other than a literal
+    (a negated literal, ``.``, a class); None for any other item."""
+    if op is C.NOT_LITERAL:
+        return complement([(arg, arg)])
+    if op is C.ANY:
+        return complement([(10, 10)])
+    if op is C.IN:
+        return class_ranges(arg)
+    return None
+
+
 def _emit(items: list) -> str:
     out = []
     for op, arg in items:
+        ranges = char_ranges(op, arg)
         if op is C.LITERAL:
             out.append(_char(arg))
-        elif op is C.NOT_LITERAL:
-            out.append(_set(complement([(arg, arg)])))
-        elif op is C.ANY:
-            out.append(_set(complement([(10, 10)])))
-        elif op is C.IN:
-            out.append(_set(class_ranges(arg)))
+        elif ranges is not None:
+            out.append(_set(ranges))
         elif op is C.SUBPATTERN:
             if arg[1] & ~re.UNICODE or arg[2]:
                 raise CompileError("inline regex flags are not supported")

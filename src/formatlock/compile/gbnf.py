@@ -17,8 +17,8 @@ import re
 import re._constants as C  # noqa: N812 - the stdlib's own names
 from typing import Any
 
-from ..automata.charsets import SURROGATES, Ranges, complement, subtract
-from ..automata.fsm import class_ranges, read_regex
+from ..automata.charsets import SURROGATES, Ranges, subtract
+from ..automata.fsm import char_ranges, read_regex
 from ..errors import CompileError
 
 _ATOM = re.compile(r'\[[^\]]*\]|"[^"]*"|r[0-9]+')  # one class, literal or rule reference (no raw ] or " inside)
@@ -81,12 +81,9 @@ class _Writer:
         return " ".join(parts) if parts else '""'
 
     def item(self, op: Any, arg: Any) -> str:
-        if op is C.NOT_LITERAL:
-            return _class(complement([(arg, arg)]))
-        if op is C.ANY:
-            return _class(complement([(10, 10)]))
-        if op is C.IN:
-            return _class(class_ranges(arg))
+        ranges = char_ranges(op, arg)
+        if ranges is not None:
+            return _class(ranges)
         if op is C.SUBPATTERN:
             if arg[1] & ~re.UNICODE or arg[2]:
                 raise CompileError("inline regex flags are not supported")
