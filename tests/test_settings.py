@@ -7,7 +7,9 @@ import pytest
 
 @pytest.mark.parametrize(("variable", "value", "message"), [
     ("FORMATLOCK_TIMEOUT", "soon", "FORMATLOCK_TIMEOUT must be a number of seconds, not 'soon'"),
-    ("FORMATLOCK_THREADS", "0", "FORMATLOCK_THREADS must be at least 1, not '0'"),
+    ("FORMATLOCK_THREADS", "0", "FORMATLOCK_THREADS must be from 1 to 512 (llama.cpp's limit), not '0'"),
+    ("FORMATLOCK_THREADS", "513", "FORMATLOCK_THREADS must be from 1 to 512 (llama.cpp's limit), not '513'"),
+    ("FORMATLOCK_EXTRA_BUFFERS", "yes", "FORMATLOCK_EXTRA_BUFFERS must be one of auto, on, off, not 'yes'"),
 ])
 def test_a_bad_setting_is_a_one_line_usage_error_not_an_import_failure(variable: str, value: str, message: str) -> None:
     import os
