@@ -112,17 +112,15 @@ class Model:
 
         lora = self.lora
         if lora is not None:
-            adapters.check_adapter(lora, adapters.architecture(self.path))
+            _check_adapter(lora, self.path)
         self.governor = Governor()
         try:
             with suppress_stdout_stderr(disable=False):  # llama.cpp logs while loading
-                llm = load_llama(self.path, n_ctx=n_ctx, n_threads=self.governor.threads, verbose=False,
+                return _llama_at(self.path, n_ctx=n_ctx, n_threads=self.governor.threads, verbose=False,
                                  lora_path=None if lora is None else str(lora))
         except (ValueError, RuntimeError, OSError) as exc:
             adapter = "" if lora is None else f" with the LoRA adapter {lora}"
             raise ModelError(f"cannot load model {self.name} from {self.path}{adapter}: {exc}") from None
-        self._threads = self.governor.threads
-        return llm
 
     def fit_threads(self) -> int:
         """Set llama.cpp's thread count for the next output from the machine's load (callers hold
@@ -130,11 +128,11 @@ class Model:
         if self.governor is None:
             return int(self.llm.n_threads)
         wanted = self.governor.choose()
-        if wanted != self._threads:
+        if wanted != self.llm.n_threads:
             import llama_cpp
 
             llama_cpp.llama_set_n_threads(self.llm.ctx, wanted, wanted)
-            self.llm.n_threads = self.llm.n_threads_batch = self._threads = wanted
+            self.llm.n_threads = self.llm.n_threads_batch = wanted
         return wanted
 
     @property
@@ -254,11 +252,15 @@ def load_llama(model: str | os.PathLike[str] | None = None, **options: Any) -> A
     and, unless ``options`` give ``n_threads``, the threads the machine's load leaves free. Use it
     wherever you would call ``llama_cpp.Llama(path, ...)``, e.g. for ``outlines.from_llamacpp``.
     """
-    import llama_cpp
-
-    _, path = resolve(model)
     if "n_threads" not in options:
         options["n_threads"] = Governor().settle()
+    return _llama_at(resolve(model)[1], **options)
+
+
+def _llama_at(path: Path, **options: Any) -> Any:
+    """``llama_cpp.Llama`` on a resolved GGUF ``path``, with extra buffer types only where they run."""
+    import llama_cpp
+
     options.setdefault("n_threads_batch", options["n_threads"])
     with extra_buffers.applied(host_decision(path).extra):
         return llama_cpp.Llama(model_path=str(path), **options)
@@ -280,7 +282,12 @@ def check_reference(ref: str | os.PathLike[str] | None) -> None:
     base, lora = split_adapter(ref)
     _, path = resolve(base)
     if lora is not None:
-        adapters.check_adapter(lora, adapters.architecture(path))
+        _check_adapter(lora, path)
+
+
+def _check_adapter(lora: Path, base: Path) -> None:
+    """Refuse a LoRA file llama.cpp would crash on, or one for another architecture than ``base``'s."""
+    adapters.check_adapter(lora, adapters.architecture(base))
 
 
 @atexit.register
