@@ -101,12 +101,9 @@ class _NFA:
     def _one(self, op: object, arg: Any, start: int) -> int:
         if op is C.LITERAL:
             return self._ranges([(arg, arg)], start)
-        if op is C.NOT_LITERAL:
-            return self._ranges(complement([(arg, arg)]), start)
-        if op is C.ANY:
-            return self._ranges(complement([(10, 10)]), start)
-        if op is C.IN:
-            return self._ranges(class_ranges(arg), start)
+        ranges = char_ranges(op, arg)
+        if ranges is not None:
+            return self._ranges(ranges, start)
         if op is C.SUBPATTERN:
             _group, add_flags, del_flags, body = arg
             if add_flags & ~re.UNICODE or del_flags:
@@ -151,7 +148,7 @@ class _NFA:
         return end
 
 
-def class_ranges(items: list) -> Ranges:
+def _class_ranges(items: list) -> Ranges:
     try:
         negate, ranges, _ = class_items(items, [(0, MAX_CODE)])
     except ValueError as exc:
@@ -206,7 +203,7 @@ def char_ranges(op: object, arg: Any) -> Ranges | None:
     if op is C.ANY:
         return complement([(10, 10)])
     if op is C.IN:
-        return class_ranges(arg)
+        return _class_ranges(arg)
     return None
 
 

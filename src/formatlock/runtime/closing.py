@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..automata.charsets import SURROGATES, subtract
-from ..automata.fsm import class_ranges, read_regex
+from ..automata.fsm import char_ranges, read_regex
 from ..errors import CompileError
 from .automaton import Automaton
 
@@ -47,10 +47,9 @@ def _seq(items: list) -> tuple[int, int]:
 def _one(op: object, arg: Any) -> tuple[int, int]:
     if op is C.LITERAL:
         return _utf8(arg), _utf8(arg)
-    if op in (C.NOT_LITERAL, C.ANY):
-        return 1, 4
-    if op is C.IN:
-        ranges = subtract(class_ranges(arg), SURROGATES)
+    ranges = char_ranges(op, arg)
+    if ranges is not None:
+        ranges = subtract(ranges, SURROGATES)
         if not ranges:
             return 0, 0
         return _utf8(ranges[0][0]), _utf8(ranges[-1][1])
