@@ -247,11 +247,14 @@ class CallLog:
     def _reader(self) -> sqlite3.Connection:
         """A connection to read with: the usual one, or a read-only one where the log cannot be
         written (a read-only folder, file or disk), so a healthy log can always be read."""
+        conn = None
         try:
             conn = self._connect()
             conn.execute("SELECT 1 FROM schemas LIMIT 1").fetchall()  # reading a WAL log writes its index
             return conn
         except (sqlite3.OperationalError, OSError):
+            if conn is not None:
+                conn.close()
             conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
             conn.execute("SELECT 1 FROM schemas LIMIT 1").fetchall()
             return conn
