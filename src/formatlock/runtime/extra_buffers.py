@@ -83,8 +83,9 @@ def decide(mode: str, flags: frozenset[str], probe: Callable[[bool], Outcome]) -
                            "loading without extra buffer types")
 
 
+@functools.cache
 def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags from ``/proc/cpuinfo`` (empty where there is none, e.g. macOS)."""
+    """The CPU's feature flags from ``/proc/cpuinfo`` (empty where there is none, e.g. macOS), read once."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
             for line in handle:

@@ -3,7 +3,7 @@
 llama.cpp's threads meet at a barrier after every operation of every step, so one thread that
 loses its core to another process stalls all of them: on 2 cores with one busy process, 2 threads
 decoded 3-5x slower than 1, while on the quiet machine 2 threads are 1.7x faster than 1 (the
-table is in docs/benchmarks.md). So before each output the thread count is chosen again from what
+table is in docs/host.md). So before each output the thread count is chosen again from what
 other processes used of the CPUs since the last choice (``/proc/stat`` less this process's own CPU
 time, so the measurement costs nothing): a core they keep more than 0.6 busy is left to them.
 ``FORMATLOCK_THREADS=N`` fixes the count instead.

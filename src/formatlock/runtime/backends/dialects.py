@@ -68,8 +68,7 @@ def request(dialect: str, constraint: Constraint) -> dict[str, Any]:
     """The keyword arguments of ``chat.completions.create`` that ask for ``constraint``; ``{}``
     where the dialect cannot say it (a regex over a JSON-only dialect: validation and retries alone)."""
     if dialect == "gbnf":
-        grammar = grammar_of(constraint)
-        return {} if grammar is None else {"extra_body": {"grammar": grammar}}
+        return _grammar_request(grammar_of(constraint))
     if constraint.kind == "schema" and constraint.schema is not None:
         return schema_request(dialect, constraint.schema.document)
     if dialect == "vllm":
@@ -80,6 +79,11 @@ def request(dialect: str, constraint: Constraint) -> dict[str, Any]:
 
             return _vllm(Regex(constraint.pattern))
     return {}
+
+
+def _grammar_request(grammar: str | None) -> dict[str, Any]:
+    """The ``gbnf`` request fields: the grammar, or nothing where there is none to send."""
+    return {} if grammar is None else {"extra_body": {"grammar": grammar}}
 
 
 def grammar_of(constraint: Constraint) -> str | None:
@@ -156,8 +160,7 @@ def _vocabulary_owner() -> Any:
 def schema_request(dialect: str, document: Any) -> dict[str, Any]:
     """The request fields for a JSON Schema ``document`` in ``dialect``."""
     if dialect == "gbnf":
-        grammar = _schema_gbnf(json.dumps(document, sort_keys=True))
-        return {} if grammar is None else {"extra_body": {"grammar": grammar}}
+        return _grammar_request(_schema_gbnf(json.dumps(document, sort_keys=True)))
     if dialect == "json_schema":
         return {"response_format": {"type": "json_schema", "json_schema": {"name": _name(document), "schema": document}}}
     if dialect == "json_object":
