@@ -22,7 +22,7 @@ from formatlock.constraints import for_regex, for_schema
 from formatlock.errors import UsageError
 from formatlock.generation import generate_results
 from formatlock.runtime import masks
-from formatlock.runtime.closing import bounds
+from formatlock.runtime.closing import bounds, completion
 from formatlock.runtime.models import load_model
 
 from schema_strategies import property_settings, schemas, servable_regex
@@ -44,6 +44,30 @@ def test_bounds_are_exact_and_safe_on_compiled_schemas(schema: dict, data: st.Da
     for byte in text:  # every prefix of a match is at most `reach` bytes from acceptance
         state = dfa.step(state, byte)
         assert 0 < dfa.distance(state) <= reach or dfa.accepting[state]
+
+
+@_settings
+@given(schema=schemas, data=st.data())
+def test_any_prefix_of_a_match_is_closed_into_a_shortest_match(schema: dict, data: st.DataObject) -> None:
+    regex = servable_regex(schema)
+    if regex is None:
+        return
+    text = data.draw(st.from_regex(regex, fullmatch=True), label="output")
+    prefix = text[: data.draw(st.integers(0, len(text)), label="cut")]
+    tail = completion(regex, prefix)
+    assert tail is not None and re.fullmatch(regex, prefix + tail)
+    dfa = LazyDFA(regex)
+    assert len(tail.encode("utf-8")) == dfa.distance(dfa.walk(dfa.initial, prefix.encode("utf-8")))
+
+
+def test_completion_of_a_cut_off_document_and_of_what_is_no_prefix() -> None:
+    regex = for_schema({"type": "object", "properties": {"a": {"type": "string"}, "n": {"type": "integer", "minimum": 5},
+                                                         "c": {"enum": ["xy", "z"]}},
+                        "required": ["a", "n", "c"], "additionalProperties": False}).masked_regex()
+    assert completion(regex, '{"a":"hé') == '","n":5,"c":"z"}'
+    assert completion(regex, '{"a":"x","n":1') == '0,"c":"z"}'  # 1 alone is below the minimum
+    assert completion(regex, '{"b"') is None
+    assert completion(regex, "") == '{"a":"","n":5,"c":"z"}'
 
 
 @pytest.mark.parametrize("regex", [r"[0-9]{3}-[0-9]{4}", r"(yes|no), [a-z]{3,8}", r"é{2,5}x?", r"(?:ab|a)c*", r"(a{4}b){2,3}"])

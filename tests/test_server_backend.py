@@ -22,7 +22,7 @@ from formatlock import constraints
 from formatlock.calllog import CallLog
 from formatlock.cli import cli
 from formatlock.enforce import enforce
-from formatlock.errors import EnforcementError, ModelError, ServerError, UsageError
+from formatlock.errors import EnforcementError, ModelError, ServerError, UnsupportedSchemaError, UsageError
 from formatlock.finetune.inputs import Input
 from formatlock.finetune.probe import probe
 from formatlock.generation import generate, generate_results, generate_text
@@ -103,6 +103,25 @@ def test_a_pattern_that_crashed_the_servers_own_converter_is_valid_and_the_serve
     assert Validator(load_schema(schema)).check_text(result.text)[1] == []
     assert re.fullmatch("[A-Z]{3}-[0-9]{4}", result.value["code"]) and 1 <= result.value["qty"] <= 99
     assert generate(Literal["up", "down"], "Up or down?", model=llama_server.ref)[0] in ("up", "down")  # still serving
+
+
+def test_a_reply_cut_off_at_the_budget_is_closed_the_shortest_way(llama_server) -> None:  # noqa: ANN001
+    schema = {"type": "object", "properties": {"story": {"type": "string"}, "stars": {"type": "integer", "minimum": 1}},
+              "required": ["story", "stars"], "additionalProperties": False}
+    [result] = generate_results(schema, "Tell a long story about a dragon.", model=llama_server.ref, max_tokens=6,
+                                retries=0)
+    assert Validator(load_schema(schema)).check_text(result.text)[1] == []
+    assert result.text.endswith('","stars":1}') and result.tokens == 6  # the model's 6 tokens, then the closing
+
+
+def test_a_server_constraint_is_compiled_where_it_can_be_and_checked_only_where_not() -> None:
+    compiled = constraints.for_schema(FLAG, masked=False)
+    assert compiled.regex is not None and compiled.uses  # the grammar the server is sent, and the budget
+    refused = {"type": "string", "minLength": 3, "maxLength": 2}  # the compiler refuses it before decoding
+    with pytest.raises(UnsupportedSchemaError):
+        constraints.for_schema(refused)
+    checked = constraints.for_schema(refused, masked=False)  # a server is still asked, and every reply checked
+    assert checked.regex is None and checked.check('"abc"')[1]
 
 
 def test_probe_against_the_server_measures_prompt_only(llama_server) -> None:  # noqa: ANN001

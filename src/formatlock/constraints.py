@@ -75,15 +75,21 @@ def for_schema(ref: Any, *, cached: bool = True, masked: bool = True) -> Constra
     """Compile a schema (anything :func:`load_schema` accepts); refuse what cannot be served.
 
     Compiled constraints are kept in memory; ``cached=False`` compiles afresh (benchmarks).
-    ``masked=False`` skips the compiler: the constraint only checks outputs (for a server, which
-    constrains in its own way or not at all), so no schema is refused.
+    ``masked=False`` is for a server, which constrains in its own way or not at all: a schema the
+    compiler cannot carry is then not refused but only checked (``regex`` None).
     """
     schema = load_schema(ref)
-    if not masked:
-        return Constraint(kind="schema", regex=None, max_bytes=None, check=Validator(schema).check_text,
-                          instruction=schema_instruction(schema.document), schema=schema)
-    if not cached:
-        return _compile(schema)
+    try:
+        return _compiled(schema) if cached else _compile(schema)
+    except (UnsupportedSchemaError, CompileError):
+        if masked:
+            raise
+    return Constraint(kind="schema", regex=None, max_bytes=None, check=Validator(schema).check_text,
+                      instruction=schema_instruction(schema.document), schema=schema)
+
+
+def _compiled(schema: Schema) -> Constraint:
+    """``_compile(schema)``, from the in-memory cache where it was compiled before."""
     key = (json.dumps(schema.document, sort_keys=True), schema.pydantic_model)
     with _LOCK:
         found = _SCHEMAS.get(key)

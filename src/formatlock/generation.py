@@ -104,13 +104,13 @@ def run(
     """
     arguments.generation(n=n, max_tokens=max_tokens, temperature=temperature, retries=retries, seed=seed)
     backend = open_backend(model)
-    budget = max_tokens or _default_budget(constraint)
     tries = 1 + (DEFAULT_RETRIES if retries is None else retries)
     if temperature is None:  # greedy for one output; several outputs should differ
         temperature = 0.0 if n == 1 else DEFAULT_SAMPLE_TEMPERATURE
     base_temperature = temperature
     results: list[Result] = []
     with backend.session(constraint, prompt) as session:
+        budget = max_tokens or _default_budget(constraint, session.exact)
         for k in range(n):
             attempts: list[Attempt] = []
             started = time.perf_counter()
@@ -153,10 +153,11 @@ def generate_text(
                                     temperature=temperature or 0.0, seed=seed, stop=stop)
 
 
-def _default_budget(constraint: Constraint) -> int:
+def _default_budget(constraint: Constraint, exact: bool) -> int:
     """The longest possible document (+1 for the end token), at most DEFAULT_MAX_TOKENS, but
-    never less than the shortest document needs: every byte can be its own token."""
-    if constraint.regex is None:
+    never less than the shortest document needs: every byte can be its own token. Outputs not
+    held to the compiled regex (``exact`` False: a server's own JSON, with any spacing) get the cap."""
+    if constraint.regex is None or not exact:
         return DEFAULT_MAX_TOKENS
     if constraint.max_bytes is not None and constraint.max_bytes < DEFAULT_MAX_TOKENS:
         return constraint.max_bytes + 1

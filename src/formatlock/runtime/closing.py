@@ -14,6 +14,8 @@ token is safe and the DFA is never built; most outputs end before that.
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable
 from re import _constants as C  # noqa: N812 - the stdlib's own names
 from typing import Any
@@ -21,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..automata.charsets import SURROGATES, subtract
-from ..automata.fsm import char_ranges, read_regex
+from ..automata.fsm import UNREACHABLE, LazyDFA, char_ranges, read_regex
 from ..errors import CompileError
 from .automaton import Automaton
 
@@ -67,6 +69,34 @@ def _one(op: object, arg: Any) -> tuple[int, int]:
     if op is C.AT:
         return 0, 0
     raise CompileError(f"regex construct {op} is not supported for constrained decoding")
+
+
+_COMPLETING = threading.Lock()
+_READABLE = [*range(0x20, 0x7F), *range(0x80, 0x100), *range(0x20)]  # ties go to printable bytes
+
+
+def completion(regex: str, text: str) -> str | None:
+    """The shortest text that, after ``text``, makes a full match of ``regex``; None if ``text``
+    is no prefix of a match. How a reply a server cut off at the token budget is closed: the
+    server has no budget guard, so formatlock closes it as the guard would have, by the shortest way."""
+    with _COMPLETING:  # a LazyDFA grows as it is read, and servers are called from several threads
+        dfa = _dfa(regex)
+        state = dfa.walk(dfa.initial, text.encode("utf-8"))
+        if state == 0 or dfa.distance(state) >= UNREACHABLE:
+            return None
+        tail = bytearray()
+        while (left := dfa.distance(state)) > 0:
+            row = dfa.row(state)
+            distance = dfa.distances(row)
+            byte = next(b for b in _READABLE if row[b] and distance[b] == left - 1)
+            tail.append(byte)
+            state = int(row[byte])
+    return tail.decode("utf-8")
+
+
+@functools.lru_cache(maxsize=8)
+def _dfa(regex: str) -> LazyDFA:
+    return LazyDFA(regex)
 
 
 class Closing:

@@ -29,10 +29,13 @@ class Decoded:
     model_steps: int
     truncated: bool = False
     dead_end: bool = False
+    closed: bool = False  # cut off at the budget, then closed by formatlock the shortest way (a server's reply)
 
 
 class Session(ABC):
     """One constraint and one prompt on one backend: draws the outputs the guarantee loop judges."""
+
+    exact: bool = True  # outputs are in the constraint's compiled regex, so its bounds size the token budget
 
     @abstractmethod
     def draw(self, *, max_tokens: int, temperature: float, seed: list[int] | None, deadline: float,

@@ -81,6 +81,11 @@ def request(dialect: str, constraint: Constraint) -> dict[str, Any]:
     return {}
 
 
+def sends_regex(dialect: str, request: dict[str, Any]) -> bool:
+    """Whether ``request`` holds the server to the constraint's compiled regex (formatlock's own grammar)."""
+    return dialect == "gbnf" and "grammar" in request.get("extra_body", {})
+
+
 def _grammar_request(grammar: str | None) -> dict[str, Any]:
     """The ``gbnf`` request fields: the grammar, or nothing where there is none to send."""
     return {} if grammar is None else {"extra_body": {"grammar": grammar}}

@@ -176,7 +176,7 @@ class Server(Backend):
 
         self.open()
         request = dialects.request(self.dialect, constraint)
-        yield _ServerSession(self, constraint.kind, as_messages(prompt, constraint.instruction), request)
+        yield _ServerSession(self, constraint, as_messages(prompt, constraint.instruction), request)
 
     def free(self, prompt: Prompt, *, instruction: str | None, max_tokens: int, temperature: float,
              seed: int | None, stop: Callable[[str], bool] | None = None) -> Decoded:
@@ -236,14 +236,21 @@ class Server(Backend):
 
 
 class _ServerSession(Session):
-    """One constraint's request fields and prompt; a failed attempt goes back with its errors."""
+    """One constraint's request fields and prompt; a failed attempt goes back with its errors.
 
-    def __init__(self, server: Server, kind: str, messages: list[dict[str, str]], request: dict[str, Any]) -> None:
-        self.server, self.kind, self.messages, self.request = server, kind, messages, request
+    Where the request carries formatlock's compiled grammar (``exact``), a reply cut off at the
+    token budget is closed by the shortest way the grammar allows, as the local budget guard would."""
+
+    def __init__(self, server: Server, constraint: Constraint, messages: list[dict[str, str]],
+                 request: dict[str, Any]) -> None:
+        self.server, self.messages, self.request = server, messages, request
+        self.kind, self.regex = constraint.kind, constraint.regex
+        self.exact = dialects.sends_regex(server.dialect, request) and self.regex is not None
 
     def draw(self, *, max_tokens: int, temperature: float, seed: list[int] | None, deadline: float,
              failed: Attempt | None) -> Decoded:
         from ...schema.parsing import extract_json
+        from ..closing import completion
         from ..prompting import feedback_text
 
         messages = self.messages
@@ -253,7 +260,13 @@ class _ServerSession(Session):
         left = deadline - time.monotonic()
         decoded = self.server.chat(messages, max_tokens=max_tokens, temperature=temperature, seed=_one_seed(seed),
                                    request=self.request, timeout=max(1.0, min(self.server.read_timeout, left)))
-        decoded.text = extract_json(decoded.text) if self.kind == "schema" else decoded.text.strip()
+        if self.exact:
+            if decoded.truncated and self.regex is not None:
+                tail = completion(self.regex, decoded.text)
+                decoded.text += tail or ""
+                decoded.closed = tail is not None
+        else:
+            decoded.text = extract_json(decoded.text) if self.kind == "schema" else decoded.text.strip()
         return decoded
 
 
