@@ -16,6 +16,7 @@ from formatlock import calllog, settings
 from formatlock.calllog import MIGRATIONS, CallLog, LoggedAttempt
 from formatlock.enforce import enforce
 from formatlock.errors import Issue
+from formatlock.runtime.backends.base import Enforced
 from formatlock.schema.loading import load_schema
 
 NUMBER = {"title": "Number", "type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
@@ -80,7 +81,8 @@ def test_round_trip_and_filters() -> None:
     messages = [{"role": "user", "content": "hi"}]
     log.add(load_schema(NUMBER), [
         attempt("c1", 1, valid=False, latency=0.5), attempt("c1", 2),
-        attempt("c2", 1, mode="prompt", model="smollm2", prompt=messages),
+        attempt("c2", 1, mode="prompt", model="smollm2", prompt=messages,
+                enforced=Enforced("server:json_schema", (("/properties/n", "multipleOf"),))),
         attempt("c3", 1, valid=False), attempt("c3", 2, mode="fallback", model="smollm2"),
     ])
     rows = list(log.iter_attempts())
@@ -89,6 +91,9 @@ def test_round_trip_and_filters() -> None:
     assert first.errors == [Issue("", "json", "not valid JSON: Expecting value")]
     assert (first.valid, first.document, first.latency, first.schema_title) == (False, None, 0.5, "Number")
     assert rows[1].document == {"n": 1} and rows[2].prompt == messages and rows[2].model == "smollm2"
+    assert rows[2].enforced == Enforced("server:json_schema", (("/properties/n", "multipleOf"),))
+    assert rows[0].enforced is None  # a wrapped call: formatlock did not decode it
+    assert log.enforcement() == {load_schema(NUMBER).id: [(rows[2].enforced, 1)]}
     schema_id = load_schema(NUMBER).id
     assert [r.call_id for r in log.iter_attempts(mode="wrap", first_only=True)] == ["c1", "c3"]
     assert [r.call_id for r in log.iter_attempts(valid=True)] == ["c1", "c2", "c3"]

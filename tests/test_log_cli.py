@@ -60,9 +60,9 @@ def test_text_table(logged: None) -> None:
     assert lines[0].startswith("database: ") and lines[0].endswith("calls.sqlite3")
     assert lines[1].split()[:3] == ["SCHEMA", "ID", "CALLS"]
     colour = next(line for line in lines if line.startswith("Colour"))
-    assert colour.split() == ["Colour", load_schema(COLOUR).id, "3", "2", "5", "2", "1/3", "(33%)"]
+    assert colour.split() == ["Colour", load_schema(COLOUR).id, "3", "2", "5", "2", "1/3", "(33%)", "-"]
     contact = next(line for line in lines if line.startswith("Contact"))
-    assert contact.split()[2:] == ["1", "1", "1", "1", "1/1", "(100%)"]
+    assert contact.split()[2:] == ["1", "1", "1", "1", "1/1", "(100%)", "-"]  # wrapped calls: formatlock decoded none
 
 
 def test_json_output(logged: None) -> None:
@@ -74,7 +74,7 @@ def test_json_output(logged: None) -> None:
     assert colour == {
         "schema_id": load_schema(COLOUR).id, "name": "Colour", "title": "Colour", "calls": 3, "valid_calls": 2,
         "attempts": 5, "valid_attempts": 2, "wrap_first_attempts": 3, "wrap_first_valid": 1,
-        "prompt_only_valid_rate": pytest.approx(1 / 3),
+        "prompt_only_valid_rate": pytest.approx(1 / 3), "enforced": [],
     }
 
 
@@ -106,3 +106,24 @@ def test_prompt_only_rate_is_a_dash_without_wrapped_calls(home: Path) -> None:
                                          model="smollm2")])
     code, out, _ = run_cli()
     assert code == 0 and out.splitlines()[2].split()[-1] == "-"
+
+
+def test_each_call_records_where_its_constraint_was_enforced_and_what_rested_on_the_check() -> None:
+    tags = {"title": "Tags", "type": "object", "required": ["tags"], "additionalProperties": False,
+            "properties": {"tags": {"type": "array", "items": {"enum": ["a", "b", "c"]}, "uniqueItems": True,
+                                    "maxItems": 3}}}
+
+    @enforce(schema=tags, retries=5)
+    def label(text: str) -> str:
+        return f"Tag this: {text}"
+
+    label("apples and bananas")
+    code, out, err = run_cli()
+    assert code == 0, err
+    row = next(line for line in out.splitlines() if line.startswith("Tags"))
+    assert row.split()[-2] == "mask"  # the local mask, once per attempt
+    assert "Tags (mask): checked after decoding only: uniqueItems at /properties/tags" in out.splitlines()
+    code, out, err = run_cli("--output", "json")
+    [entry] = json.loads(out)["schemas"][0]["enforced"]
+    assert entry["by"] == "mask" and entry["checked"] == [{"pointer": "/properties/tags", "keyword": "uniqueItems"}]
+    assert entry["attempts"] >= 1

@@ -165,6 +165,7 @@ def test_enforce_on_a_server_model_logs_each_attempt_once(llama_server, home: Pa
     rows = list(CallLog().iter_attempts())
     assert len({r.call_id for r in rows}) == 1 and [r.attempt for r in rows] == list(range(1, len(rows) + 1))
     assert rows[-1].valid and rows[-1].model == llama_server.ref
+    assert {r.enforced.by for r in rows if r.enforced} == {"server:gbnf"} and rows[-1].enforced.checked == ()
 
 
 def test_generate_inputs_with_concurrency_4(llama_server, tmp_path: Path) -> None:  # noqa: ANN001
@@ -326,14 +327,16 @@ def test_vllm_requests_carry_structured_outputs(stub_server) -> None:  # noqa: A
         asked = body["structured_outputs"]
         if asked.get("json", {}).get("properties", {}).get("probe"):
             return 200, completion(json.dumps({"probe": "formatlock-probe-7q"}))
-        return 200, completion(VALID_FLAG if "json" in asked else "123")
+        return 200, completion('{"urgent":true}' if "urgent" in asked.get("regex", "") else "123")
 
     stub = stub_server(reply)
     server = Server(stub.url, "stub", dialect="vllm")
-    generate_results(FLAG, "x", model=server)
-    assert stub.requests[-1]["structured_outputs"] == {"json": FLAG}
+    [result] = generate_results(FLAG, "x", model=server)
+    sent = stub.requests[-1]["structured_outputs"]["regex"]  # formatlock's compiled constraint, not the schema
+    assert re.fullmatch(sent, '{"urgent":true}') and not re.fullmatch(sent, '{"urgent":1}')
+    assert result.enforced is not None and result.enforced.by == "server:vllm"
     generate_results(constraints.for_regex("[0-9]{3}"), "x", model=server)
-    assert stub.requests[-1]["structured_outputs"] == {"regex": "([0-9]{3})"}
+    assert stub.requests[-1]["structured_outputs"] == {"regex": "(?:[0-9]){3,3}"}
     stub_choice = stub_server(lambda body: reply(body) if "json" in body["structured_outputs"] else (200, completion("no")))
     assert generate(Literal["yes", "no"], "x", model=Server(stub_choice.url, "stub", dialect="vllm")) == ["no"]
     assert stub_choice.requests[-1]["structured_outputs"] == {"choice": ["yes", "no"]}
@@ -395,13 +398,20 @@ def test_dialect_request_shapes() -> None:
         "response_format": {"type": "json_schema", "json_schema": {"name": "Flag", "schema": FLAG}}}
     strict = dialects.request("openai", flag)["response_format"]
     assert strict["type"] == "json_schema" and strict["json_schema"]["strict"] is True
-    assert dialects.request("vllm", flag) == {"extra_body": {"structured_outputs": {"json": FLAG}}}
+    exact = dialects.request("vllm", flag)["extra_body"]["structured_outputs"]["regex"]
+    assert re.fullmatch(exact, '{"urgent":false}') and not re.fullmatch(exact, '{"urgent": false}')
+    unbounded = dialects.request("vllm", constraints.for_schema({"type": "string"}, masked=False))
+    capped = unbounded["extra_body"]["structured_outputs"]["regex"]  # vLLM has no budget guard: the cap is written in
+    assert re.fullmatch(capped, '"' + "a" * 200 + '"') and not re.fullmatch(capped, '"' + "a" * 201 + '"')
+    uncompiled = constraints.for_schema({"type": "string", "minLength": 3, "maxLength": 2}, masked=False)
+    assert dialects.request("vllm", uncompiled) == {"extra_body": {"structured_outputs": {"json": {
+        "type": "string", "minLength": 3, "maxLength": 2}}}}  # what the compiler cannot carry goes as JSON Schema
     assert dialects.request("none", flag) == {}
     assert set(dialects.request("gbnf", flag)) == {"extra_body"}
     assert dialects.request("gbnf", flag)["extra_body"]["grammar"].startswith('root ::= "{\\x22urgent\\x22:" ')
     digits = constraints.for_regex("[0-9]{3}")
     assert dialects.request("json_object", digits) == {}  # a JSON-only dialect cannot say it: retries alone
-    assert dialects.request("vllm", digits) == {"extra_body": {"structured_outputs": {"regex": "([0-9]{3})"}}}
+    assert dialects.request("vllm", digits) == {"extra_body": {"structured_outputs": {"regex": "(?:[0-9]){3,3}"}}}
 
 
 def test_references() -> None:

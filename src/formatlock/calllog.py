@@ -28,6 +28,7 @@ from typing import Any, Literal, get_args
 
 from . import settings
 from .errors import FormatlockError, InputError, Issue, UsageError
+from .runtime.backends.base import Enforced
 from .schema import json_text
 from .schema.loading import Schema, load_schema
 
@@ -64,6 +65,9 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )""",
         "CREATE INDEX attempts_by_schema ON attempts (schema_id, mode, attempt)",
     ),
+    # Where each attempt's constraint was enforced ({"by": ..., "checked": [...]}); NULL for a
+    # wrapped call (formatlock did not decode it) and for attempts logged before this step.
+    ("ALTER TABLE attempts ADD COLUMN enforced TEXT",),
 ]
 
 _log = logging.getLogger("formatlock.calllog")
@@ -91,6 +95,7 @@ class LoggedAttempt:
     latency: float | None = None  # seconds; None where the attempt was not timed on its own
     timestamp: float = field(default_factory=time.time)
     schema_title: str = ""  # filled in when read back
+    enforced: Enforced | None = None  # where formatlock enforced the constraint; None for a wrapped call
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,7 @@ class CallLog:
                 )
             conn.executemany(
                 "INSERT INTO attempts (call_id, attempt, mode, schema_id, function, prompt, output, document, "
-                "valid, errors, model, latency, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "valid, errors, model, latency, created, enforced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
         with _state_lock:
@@ -178,7 +183,7 @@ class CallLog:
         with self._readable(), closing(self._reader()) as conn:
             cursor = conn.execute(
                 "SELECT a.call_id, a.attempt, a.mode, a.schema_id, a.function, a.prompt, a.output, a.valid, "
-                "a.errors, a.document, a.model, a.latency, a.created, s.title FROM attempts a "
+                "a.errors, a.document, a.model, a.latency, a.created, s.title, a.enforced FROM attempts a "
                 f"JOIN schemas s ON s.id = a.schema_id WHERE {' AND '.join(where)} ORDER BY a.id",
                 params,
             )
@@ -201,6 +206,21 @@ class CallLog:
                 wanted or [],
             ).fetchall()
         return [SchemaStats(r[0], r[1], r[2], *(int(x) for x in r[3:])) for r in rows]
+
+    def enforcement(self, schema_ids: Iterable[str] | None = None) -> dict[str, list[tuple[Enforced, int]]]:
+        """Per schema id: each way its calls' constraint was enforced, and how many attempts it took."""
+        if not self.path.exists():
+            return {}
+        wanted = None if schema_ids is None else list(schema_ids)
+        where = "" if wanted is None else f"AND schema_id IN ({', '.join('?' * len(wanted))})"
+        with self._readable(), closing(self._reader()) as conn:
+            rows = conn.execute(
+                f"SELECT schema_id, enforced, COUNT(*) FROM attempts WHERE enforced IS NOT NULL {where} "
+                "GROUP BY schema_id, enforced ORDER BY schema_id, COUNT(*) DESC", wanted or []).fetchall()
+        found: dict[str, list[tuple[Enforced, int]]] = {}
+        for schema_id, enforced, count in rows:
+            found.setdefault(schema_id, []).append((Enforced.from_dict(json.loads(enforced)), int(count)))
+        return found
 
     def schemas(self) -> list[LoggedSchema]:
         """Every schema that has been logged, with its document."""
@@ -327,15 +347,17 @@ def _row(a: LoggedAttempt) -> tuple[Any, ...]:
         a.call_id, a.attempt, a.mode, a.schema_id, a.function, None if a.prompt is None else _dumps(a.prompt),
         a.output, _dumps(a.document) if a.valid else None, int(a.valid),
         _dumps([i.as_dict() for i in a.errors]), a.model, a.latency, a.timestamp,
+        None if a.enforced is None else _dumps(a.enforced.as_dict()),
     )
 
 
 def _attempt(row: tuple[Any, ...]) -> LoggedAttempt:
     (call_id, attempt, mode, schema_id, function, prompt, output, valid, errors, document, model, latency,
-     created, title) = row
+     created, title, enforced) = row
     return LoggedAttempt(
         call_id=call_id, attempt=attempt, mode=mode, schema_id=schema_id, function=function,
         prompt=None if prompt is None else json.loads(prompt), output=output, valid=bool(valid),
         errors=[Issue(**e) for e in json.loads(errors)], document=None if document is None else json_text.loads(document),
         model=model, latency=latency, timestamp=created, schema_title=title,
+        enforced=None if enforced is None else Enforced.from_dict(json.loads(enforced)),
     )

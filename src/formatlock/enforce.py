@@ -297,7 +297,7 @@ class _Call:
         self.attempts: list[Attempt] = []
 
     def add(self, attempts: list[Attempt], mode: Mode, *, model: str | None, seconds: float,
-            document: Any = None) -> None:
+            document: Any = None, enforced: Enforced | None = None) -> None:
         """Append attempts; the last one carries ``seconds`` and, when valid, ``document``."""
         first = len(self.attempts) + 1
         self.attempts.extend(attempts)
@@ -309,6 +309,7 @@ class _Call:
                 call_id=self.id, attempt=first + i, mode=mode, schema_id=self.schema.id, function=self.function,
                 prompt=self.prompt, output=a.raw, valid=a.valid, errors=a.errors, model=model,
                 document=document if i == last and a.valid else None, latency=seconds if i == last else None,
+                enforced=enforced,
             )
             for i, a in enumerate(attempts)
         ])
@@ -325,9 +326,11 @@ def _generate_locally(call: _Call, prompt: Prompt, local: _Local, mode: Mode) ->
                                   temperature=local.temperature, retries=local.retries)[0]
     except EnforcementError as exc:
         if exc.attempts:
-            call.add(exc.attempts, mode, model=open_backend(local.model).name, seconds=time.perf_counter() - started)
+            call.add(exc.attempts, mode, model=open_backend(local.model).name, seconds=time.perf_counter() - started,
+                     enforced=exc.enforced)
         raise
-    call.add(result.attempts, mode, model=result.model, seconds=result.seconds, document=json_text.loads(result.text))
+    call.add(result.attempts, mode, model=result.model, seconds=result.seconds, document=json_text.loads(result.text),
+             enforced=result.enforced)
     return result.value
 
 

@@ -8,6 +8,10 @@ without a traceback.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .runtime.backends.base import Enforced
 
 
 class FormatlockError(Exception):
@@ -76,9 +80,10 @@ class EnforcementError(FormatlockError):
 
     exit_code = 1
 
-    def __init__(self, message: str, attempts: list[Attempt] | None = None) -> None:
+    def __init__(self, message: str, attempts: list[Attempt] | None = None, *, enforced: Enforced | None = None) -> None:
         super().__init__(message)
         self.attempts: list[Attempt] = list(attempts or [])
+        self.enforced = enforced  # where the constraint was enforced, and which keywords rested on the check
 
     @property
     def last_output(self) -> str | None:

@@ -17,6 +17,7 @@ from . import arguments, constraints, settings
 from .constraints import Constraint
 from .errors import Attempt, EnforcementError, Issue
 from .runtime.backends import Backend, Decoded, masks_locally, open_backend
+from .runtime.backends.base import Enforced
 from .runtime.models import Model
 from .runtime.prompting import Prompt
 from .schema.validation import typed
@@ -39,6 +40,7 @@ class Result:
     tokens: int = 0
     model_steps: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    enforced: Enforced | None = None  # where the constraint was enforced, and what rested on the check
 
 
 def generate(
@@ -123,7 +125,7 @@ def run(
                 attempts.append(Attempt(raw=decoded.text, errors=issues, truncated=decoded.truncated and bool(issues)))
                 if not issues:
                     results.append(Result(value, decoded.text, attempts, backend.name, time.perf_counter() - started,
-                                          decoded.tokens, decoded.model_steps))
+                                          decoded.tokens, decoded.model_steps, enforced=session.enforced))
                     if on_result is not None:
                         on_result(results[-1])
                     break
@@ -131,7 +133,8 @@ def run(
                     break
             if len(results) <= k:
                 raise EnforcementError(
-                    f"no valid output after {len(attempts)} attempt(s); last: {attempts[-1].errors[0]}", attempts
+                    f"no valid output after {len(attempts)} attempt(s); last: {attempts[-1].errors[0]}", attempts,
+                    enforced=session.enforced,
                 )
     return results
 

@@ -172,14 +172,16 @@ def read_regex(pattern: str, walk: Callable[[list], T]) -> T:
         raise CompileError("the regex nests too deeply") from None
 
 
-def canonical(pattern: str) -> str:
+def canonical(pattern: str, cap: int | None = None) -> str:
     """``pattern`` rewritten so that any regex engine reads what Python's ``re`` reads.
 
     User regexes are checked with ``re`` but masked by llguidance (Rust regex syntax), and the two
     dialects differ (``[[:alpha:]]`` is a POSIX class in Rust, a set of 6 characters in Python).
     Classes become explicit code point ranges, groups non-capturing, anchors at the edges dropped.
+    With ``cap``, every unbounded repeat stops at ``cap`` repetitions (for a server: it has no
+    budget guard, so the local string cap goes into the regex itself).
     """
-    return read_regex(pattern, _emit)
+    return read_regex(pattern, lambda items: _emit(items, cap))
 
 
 def _char(code: int) -> str:
@@ -207,7 +209,7 @@ def char_ranges(op: object, arg: Any) -> Ranges | None:
     return None
 
 
-def _emit(items: list) -> str:
+def _emit(items: list, cap: int | None) -> str:
     out = []
     for op, arg in items:
         ranges = char_ranges(op, arg)
@@ -218,12 +220,13 @@ def _emit(items: list) -> str:
         elif op is C.SUBPATTERN:
             if arg[1] & ~re.UNICODE or arg[2]:
                 raise CompileError("inline regex flags are not supported")
-            out.append(f"(?:{_emit(list(arg[3]))})")
+            out.append(f"(?:{_emit(list(arg[3]), cap)})")
         elif op is C.BRANCH:
-            out.append("(?:" + "|".join(_emit(list(b)) for b in arg[1]) + ")")
+            out.append("(?:" + "|".join(_emit(list(b), cap) for b in arg[1]) + ")")
         elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
             lo, hi, body = arg
-            out.append(f"(?:{_emit(list(body))}){{{lo},{'' if hi is C.MAXREPEAT else hi}}}")
+            most = ("" if cap is None else max(lo, cap)) if hi is C.MAXREPEAT else hi
+            out.append(f"(?:{_emit(list(body), cap)}){{{lo},{most}}}")
         elif op is C.AT and arg in (C.AT_BEGINNING, C.AT_BEGINNING_STRING, C.AT_END, C.AT_END_STRING):
             continue  # the whole output must match, so edge anchors mean nothing more
         else:

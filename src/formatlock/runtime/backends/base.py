@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ...constraints import Constraint
@@ -32,10 +32,37 @@ class Decoded:
     closed: bool = False  # cut off at the budget, then closed by formatlock the shortest way (a server's reply)
 
 
+@dataclass(frozen=True)
+class Enforced:
+    """Where one call's constraint was enforced: ``by`` what, while decoding (``mask``: formatlock's
+    mask; ``server:D``: a server in dialect D, ``server:gbnf`` being formatlock's own grammar; ``none``),
+    and the keyword uses, (pointer, keyword), that rested on the check after decoding alone
+    (``checked``; None where that is not known: it depends on the server's backend or model)."""
+
+    by: str
+    checked: tuple[tuple[str, str], ...] | None = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        checked = None if self.checked is None else [{"pointer": p, "keyword": k} for p, k in self.checked]
+        return {"by": self.by, "checked": checked}
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> Enforced:
+        checked = value.get("checked")
+        return cls(str(value["by"]), None if checked is None else tuple((c["pointer"], c["keyword"]) for c in checked))
+
+    @classmethod
+    def compiled(cls, by: str, constraint: Constraint) -> Enforced:
+        """Decoding followed the constraint's compiled regex (a mask, or its grammar): what the
+        compiler left to the check rests on it."""
+        return cls(by, tuple((u.pointer, u.keyword) for u in constraint.uses if u.enforcement != "mask"))
+
+
 class Session(ABC):
     """One constraint and one prompt on one backend: draws the outputs the guarantee loop judges."""
 
     exact: bool = True  # outputs are in the constraint's compiled regex, so its bounds size the token budget
+    enforced: Enforced  # where the constraint is enforced, and what rests on the check
 
     @abstractmethod
     def draw(self, *, max_tokens: int, temperature: float, seed: list[int] | None, deadline: float,

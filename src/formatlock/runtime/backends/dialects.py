@@ -10,7 +10,9 @@ dialect         request                                                     serv
                                                                             into its ``format``)
 ``openai``      the same, in OpenAI's strict form (Outlines' translation)   OpenAI
 ``json_object`` ``response_format: {"type": "json_object", "schema": ...}``  llama-cpp-python's server
-``vllm``        ``structured_outputs`` (json / regex / choice; Outlines)    vLLM >= 0.12
+``vllm``        ``structured_outputs``: ``regex``, formatlock's compiled      vLLM >= 0.12
+                constraint (string cap included); ``json`` where the
+                compiler cannot carry the schema (Outlines' form)
 ``none``        nothing: prompt-only, validation and retries                any
 ==============  ==========================================================  ============================
 
@@ -29,6 +31,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ...errors import CompileError, ModelError, UsageError
+from .base import Enforced
 
 if TYPE_CHECKING:
     from ...constraints import Constraint
@@ -69,21 +72,34 @@ def request(dialect: str, constraint: Constraint) -> dict[str, Any]:
     where the dialect cannot say it (a regex over a JSON-only dialect: validation and retries alone)."""
     if dialect == "gbnf":
         return _grammar_request(grammar_of(constraint))
+    if dialect == "vllm" and constraint.kind == "choice" and constraint.choices:
+        return {"extra_body": {"structured_outputs": {"choice": list(constraint.choices)}}}
+    if dialect == "vllm" and constraint.regex is not None:  # the compiled regex, its string cap written in
+        from ...automata.fsm import canonical
+
+        return {"extra_body": {"structured_outputs": {"regex": canonical(constraint.regex, constraint.string_cap)}}}
     if constraint.kind == "schema" and constraint.schema is not None:
         return schema_request(dialect, constraint.schema.document)
-    if dialect == "vllm":
-        if constraint.kind == "choice" and constraint.choices:
-            return {"extra_body": {"structured_outputs": {"choice": list(constraint.choices)}}}
-        if constraint.kind == "regex" and constraint.pattern is not None:
-            from outlines.types import Regex
-
-            return _vllm(Regex(constraint.pattern))
     return {}
 
 
 def sends_regex(dialect: str, request: dict[str, Any]) -> bool:
-    """Whether ``request`` holds the server to the constraint's compiled regex (formatlock's own grammar)."""
-    return dialect == "gbnf" and "grammar" in request.get("extra_body", {})
+    """Whether ``request`` holds the server to the constraint's compiled regex (as GBNF or a regex)."""
+    body = request.get("extra_body", {})
+    return (dialect == "gbnf" and "grammar" in body) or (dialect == "vllm" and "regex" in body.get("structured_outputs", {}))
+
+
+def enforced(dialect: str, constraint: Constraint, request: dict[str, Any], exact: bool) -> Enforced:
+    """What a server in ``dialect``, sent ``request``, enforces of ``constraint`` while decoding."""
+    if exact:
+        return Enforced.compiled(f"server:{dialect}", constraint)
+    by = f"server:{dialect}" if request else "none"
+    if constraint.schema is not None:
+        checked = unenforced(dialect if request else "none", constraint.schema.document)
+        return Enforced(by, None if checked is None else tuple(checked))
+    if not request:
+        return Enforced(by, (("", "pattern" if constraint.kind == "regex" else "enum"),))
+    return Enforced(by, None)
 
 
 def _grammar_request(grammar: str | None) -> dict[str, Any]:

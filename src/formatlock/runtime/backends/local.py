@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from .base import Backend, Decoded, Session
+from .base import Backend, Decoded, Enforced, Session
 
 if TYPE_CHECKING:
     from ...constraints import Constraint
@@ -63,7 +63,7 @@ class Local(Backend):
         with self.model.lock:
             tokens = prompt_tokens(self.model, prompt, constraint.instruction)
             try:
-                yield _LocalSession(decoder_for(self.model), tokens, guide)
+                yield _LocalSession(decoder_for(self.model), tokens, guide, Enforced.compiled("mask", constraint))
             finally:
                 automaton_store.save(constraint.masked_regex(), self.model)
 
@@ -80,8 +80,8 @@ class Local(Backend):
 
 
 class _LocalSession(Session):
-    def __init__(self, decoder: Decoder, tokens: list[int], guide: Guide) -> None:
-        self.decoder, self.tokens, self.guide = decoder, tokens, guide
+    def __init__(self, decoder: Decoder, tokens: list[int], guide: Guide, enforced: Enforced) -> None:
+        self.decoder, self.tokens, self.guide, self.enforced = decoder, tokens, guide, enforced
 
     def draw(self, *, max_tokens: int, temperature: float, seed: list[int] | None, deadline: float,
              failed: Attempt | None) -> Decoded:

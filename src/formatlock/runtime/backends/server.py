@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from ... import settings
 from ...errors import ModelError, ServerError, UsageError
 from . import dialects
-from .base import Backend, Decoded, Session
+from .base import Backend, Decoded, Enforced, Session
 
 if TYPE_CHECKING:
     from ...constraints import Constraint
@@ -246,6 +246,7 @@ class _ServerSession(Session):
         self.server, self.messages, self.request = server, messages, request
         self.kind, self.regex = constraint.kind, constraint.regex
         self.exact = dialects.sends_regex(server.dialect, request) and self.regex is not None
+        self.enforced = dialects.enforced(server.dialect, constraint, request, self.exact)
 
     def draw(self, *, max_tokens: int, temperature: float, seed: list[int] | None, deadline: float,
              failed: Attempt | None) -> Decoded:
