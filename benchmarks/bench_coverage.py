@@ -41,7 +41,8 @@ def main() -> None:
     cases = [c for c in shared_cases(ROOT, args.splits.split(",") if args.splits else None, args.per_split)
              if servable(c)]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows: list[dict] = []
+    gone = None
     with args.out.open("w") as out:
         for i, case in enumerate(cases, 1):
             for engine in engines:
@@ -50,6 +51,11 @@ def main() -> None:
                 out.write(json.dumps(row) + "\n")
                 out.flush()
                 print(f"[{i}/{len(cases)}] {case.split}/{case.name} {engine.engine}: {row['outcome']}", file=sys.stderr)
+                if engine.engine in SERVER_ENGINES and "connection failed" in str(row.get("error")):
+                    gone = f"the server stopped answering at {case.split}/{case.name}: {row['error']}"
+            if gone:  # one line, not a crash row for every schema left
+                print(f"stopping after {i} of {len(cases)} schemas: {gone}", file=sys.stderr)
+                break
     for engine in engines:
         engine.stop()
     print("| split | engine | n | " + " | ".join(OUTCOMES) + " | compile p50 s | compile p95 s | peak RSS MB |")
@@ -59,6 +65,8 @@ def main() -> None:
         p50 = "-" if e["compile_p50_s"] is None else f"{e['compile_p50_s']:.3f}"
         p95 = "-" if e["compile_p95_s"] is None else f"{e['compile_p95_s']:.3f}"
         print(f"| {e['split']} | {e['engine']} | {e['n']} | {shares} | {p50} | {p95} | {e['peak_rss_mb']:.0f} |")
+    if gone:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

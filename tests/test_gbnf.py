@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from formatlock.automata.fsm import canonical
 from formatlock.compile.gbnf import to_gbnf
 from formatlock.compile.json_regex import compile_schema
 from formatlock.constraints import for_choice, for_regex
@@ -104,6 +105,32 @@ def test_the_string_cap_is_in_the_grammar_and_each_repeat_is_one_rule() -> None:
 def test_regexes_and_choices_convert(regex: str, good: str, bad: str) -> None:
     grammar = to_gbnf(regex)
     assert accepts(grammar, good) is True and accepts(grammar, bad) is False
+
+
+def test_a_repeat_of_a_repeat_is_one_repeat_so_llama_cpp_reads_a_run_one_way() -> None:
+    # The pattern of a held-out schema: llama.cpp's engine spent minutes on one token of it, and the server hung.
+    pattern = "^(https?:\\/\\/)?([\\da-z\\.-]+)\\.([a-z\\.]{2,6})([\\/\\w \\.-]*)*\\/?$"
+    compiled = compile_schema({"type": "string", "pattern": pattern})
+    assert compiled.regex is not None
+    grammar = to_gbnf(compiled.regex, compiled.string_cap)
+    assert not re.search(r"r[0-9]+\{", grammar)  # no rule repeats a rule
+    assert accepts(grammar, '"http://a.bc/' + "x" * 150 + '"') is True
+    assert to_gbnf("(?:(?:[a-z]*)*)+", 200) == "root ::= r0\nr0 ::= [a-z]{0,200}\n"
+
+
+_bound = st.one_of(st.none(), st.integers(1, 3))
+
+
+@property_settings(200)
+@given(inner_lo=st.integers(0, 1), inner_more=_bound, lo=st.integers(0, 2), more=_bound,
+       text=st.text(alphabet="ab", max_size=12))
+def test_flattened_repeats_match_the_same_texts(inner_lo: int, inner_more: int | None, lo: int, more: int | None,
+                                                text: str) -> None:
+    def bounds(low: int, extra: int | None) -> str:
+        return f"{{{low},}}" if extra is None else f"{{{low},{low + extra}}}"
+
+    regex = f"(?:(?:[ab]{bounds(inner_lo, inner_more)}){bounds(lo, more)})c"
+    assert bool(re.fullmatch(canonical(regex), text + "c")) == bool(re.fullmatch(regex, text + "c"))
 
 
 def test_what_llama_cpp_cannot_say_is_a_compile_error() -> None:

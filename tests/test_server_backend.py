@@ -342,6 +342,22 @@ def test_vllm_requests_carry_structured_outputs(stub_server) -> None:  # noqa: A
     assert stub_choice.requests[-1]["structured_outputs"] == {"choice": ["yes", "no"]}
 
 
+def test_a_grammar_the_server_refuses_is_reported_then_the_json_dialect_is_used(stub_server) -> None:  # noqa: ANN001
+    def reply(body: dict) -> tuple[int, str]:  # takes the probe's grammar, not the one for FLAG
+        if "probe" in json.dumps(body):
+            return 200, completion(json.dumps({"probe": "formatlock-probe-7q"}))
+        if "grammar" in body:
+            return 400, json.dumps({"error": {"message": "Failed to parse grammar"}})
+        return 200, completion(VALID_FLAG)
+
+    stub = stub_server(reply)
+    with pytest.warns(ServerWarning, match="HTTP 400: Failed to parse grammar; .* json_schema dialect"):
+        [result] = generate_results(FLAG, "x", model=Server(stub.url, "stub", dialect="gbnf"), retries=0)
+    assert result.value == {"urgent": True} and len(result.attempts) == 1
+    assert result.enforced is not None and result.enforced.by == "server:json_schema"
+    assert stub.requests[-1]["response_format"]["json_schema"]["schema"] == FLAG
+
+
 def test_concurrency_sends_requests_at_once(stub_server, tmp_path: Path) -> None:  # noqa: ANN001
     barrier = threading.Barrier(4, timeout=20)
 

@@ -23,6 +23,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 from . import arguments, calllog
 from .calllog import LoggedAttempt, Mode
 from .errors import Attempt, EnforcementError, RefusedError, UsageError
+from .runtime.backends.base import Enforced
 from .runtime.prompting import Prompt, feedback_text
 from .schema import json_text
 from .schema.loading import Schema, load_schema

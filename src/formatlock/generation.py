@@ -112,13 +112,13 @@ def run(
     base_temperature = temperature
     results: list[Result] = []
     with backend.session(constraint, prompt) as session:
-        budget = max_tokens or _default_budget(constraint, session.exact)
         for k in range(n):
             attempts: list[Attempt] = []
             started = time.perf_counter()
             deadline = time.monotonic() + (timeout or settings.timeout())
             for attempt in range(tries):
                 t = base_temperature if attempt == 0 else max(base_temperature, RETRY_TEMPERATURE)
+                budget = max_tokens or _default_budget(constraint, session.exact)  # a session may fall back
                 decoded = session.draw(max_tokens=budget, temperature=t, seed=None if seed is None else [seed, k, attempt],
                                        deadline=deadline, failed=attempts[-1] if attempts else None)
                 value, issues = _judge(constraint, decoded, budget)

@@ -209,6 +209,25 @@ def char_ranges(op: object, arg: Any) -> Ranges | None:
     return None
 
 
+def flat_repeat(lo: int, hi: Any, body: Any) -> tuple[int, Any, Any] | None:
+    """``(B){lo,hi}`` as one repeat ``x{lo*a, hi*b}`` where B is a repeat ``x{a,b}`` with a <= 1
+    (alone, or in groups that hold nothing else): the same texts, each with one reading; else None.
+
+    A repeat of a repeat, as in the pattern ``([a-z]*)*``, reads a run of n characters in
+    exponentially many ways. llama.cpp's grammar engine follows every one of them (it hung a server
+    for minutes on one token), and a cap on each repeat would bound the run at cap x cap, not cap."""
+    items = list(body)
+    while len(items) == 1 and items[0][0] is C.SUBPATTERN and not (items[0][1][1] & ~re.UNICODE or items[0][1][2]):
+        items = list(items[0][1][3])
+    if len(items) != 1 or items[0][0] not in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
+        return None
+    inner_lo, inner_hi, inner = items[0][1]
+    if inner_lo > 1:
+        return None
+    most = C.MAXREPEAT if C.MAXREPEAT in (hi, inner_hi) else hi * inner_hi
+    return flat_repeat(lo * inner_lo, most, inner) or (lo * inner_lo, most, inner)
+
+
 def _emit(items: list, cap: int | None) -> str:
     out = []
     for op, arg in items:
@@ -224,7 +243,7 @@ def _emit(items: list, cap: int | None) -> str:
         elif op is C.BRANCH:
             out.append("(?:" + "|".join(_emit(list(b), cap) for b in arg[1]) + ")")
         elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
-            lo, hi, body = arg
+            lo, hi, body = flat_repeat(*arg) or arg
             most = ("" if cap is None else max(lo, cap)) if hi is C.MAXREPEAT else hi
             out.append(f"(?:{_emit(list(body), cap)}){{{lo},{most}}}")
         elif op is C.AT and arg in (C.AT_BEGINNING, C.AT_BEGINNING_STRING, C.AT_END, C.AT_END_STRING):

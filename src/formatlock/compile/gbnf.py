@@ -18,7 +18,7 @@ import re._constants as C  # noqa: N812 - the stdlib's own names
 from typing import Any
 
 from ..automata.charsets import SURROGATES, Ranges, subtract
-from ..automata.fsm import char_ranges, read_regex
+from ..automata.fsm import char_ranges, flat_repeat, read_regex
 from ..errors import CompileError
 
 _ATOM = re.compile(r'\[[^\]]*\]|"[^"]*"|r[0-9]+')  # one class, literal or rule reference (no raw ] or " inside)
@@ -97,6 +97,9 @@ class _Writer:
         raise CompileError(f"regex construct {op} has no GBNF form")
 
     def repeat(self, lo: int, hi: Any, body: Any) -> str:
+        flat = flat_repeat(lo, hi, body)
+        if flat is not None:  # one reading per text for llama.cpp's engine (see flat_repeat)
+            return self.repeat(*flat)
         inner = self.sequence(list(body))
         if not _ATOM.fullmatch(inner):  # llama.cpp counts the rules inside a repeated group, times the count,
             inner = self.named(inner)  # against a limit of 2,000: a reference to a named rule counts once

@@ -8,7 +8,8 @@ dialect         request                                                     serv
 ``json_schema`` ``response_format: {"type": "json_schema", ...}``            llama.cpp ``llama-server``, vLLM,
                                                                             Ollama's ``/v1`` (it turns it
                                                                             into its ``format``)
-``openai``      the same, in OpenAI's strict form (Outlines' translation)   OpenAI
+``openai``      the same, rewritten into OpenAI's strict subset             OpenAI
+                (:mod:`.openai_strict`; replies mapped back)
 ``json_object`` ``response_format: {"type": "json_object", "schema": ...}``  llama-cpp-python's server
 ``vllm``        ``structured_outputs``: ``regex``, formatlock's compiled      vLLM >= 0.12
                 constraint (string cap included); ``json`` where the
@@ -16,10 +17,9 @@ dialect         request                                                     serv
 ``none``        nothing: prompt-only, validation and retries                any
 ==============  ==========================================================  ============================
 
-Outlines' type adapters build the ``openai`` and ``vllm`` bodies. They do not fit the other
-dialects: Outlines' OpenAI form adds ``additionalProperties: false`` and ``strict`` and refuses
-``pattern``, which llama.cpp supports, and llama-cpp-python's server answers ``json_schema``
-with HTTP 500. :data:`UNENFORCED` lists what each server's grammar is known to leave to the
+Outlines' type adapter builds the ``vllm`` JSON body (for a schema the compiler cannot carry).
+Its OpenAI form refuses what strict mode does not take (``pattern`` once, optional properties),
+so formatlock rewrites instead; llama-cpp-python's server answers ``json_schema`` with HTTP 500. :data:`UNENFORCED` lists what each server's grammar is known to leave to the
 check after decoding.
 """
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 import atexit
 import functools
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ...errors import CompileError, ModelError, UsageError
@@ -94,8 +95,14 @@ def enforced(dialect: str, constraint: Constraint, request: dict[str, Any], exac
     if exact:
         return Enforced.compiled(f"server:{dialect}", constraint)
     by = f"server:{dialect}" if request else "none"
+    if constraint.schema is not None and dialect == "openai" and request:
+        from .openai_strict import strict_schema
+
+        strict = strict_schema(constraint.schema.document)
+        if strict.strict:
+            return Enforced(by, tuple(strict.moved))
     if constraint.schema is not None:
-        checked = unenforced(dialect if request else "none", constraint.schema.document)
+        checked = unenforced(dialect if request and dialect != "openai" else "none", constraint.schema.document)
         return Enforced(by, None if checked is None else tuple(checked))
     if not request:
         return Enforced(by, (("", "pattern" if constraint.kind == "regex" else "enum"),))
@@ -147,7 +154,7 @@ def llama_cpp_reads(grammar: str) -> bool:
     import llama_cpp
     from llama_cpp._utils import suppress_stdout_stderr
 
-    owner = _vocabulary_owner()
+    owner = vocabulary_owner()
     if owner is None:
         return False
     with suppress_stdout_stderr(disable=False):  # the parser explains a refusal on stderr
@@ -160,7 +167,7 @@ def llama_cpp_reads(grammar: str) -> bool:
 
 
 @functools.cache
-def _vocabulary_owner() -> Any:
+def vocabulary_owner() -> Any:
     """A ``llama_cpp.Llama`` whose vocabulary llama.cpp's grammar parser takes: the embedded model,
     loaded vocabulary-only (no weights, no compute); None where it is not installed."""
     import llama_cpp
@@ -186,12 +193,35 @@ def schema_request(dialect: str, document: Any) -> dict[str, Any]:
         return {"response_format": {"type": "json_schema", "json_schema": {"name": _name(document), "schema": document}}}
     if dialect == "json_object":
         return {"response_format": {"type": "json_object", "schema": document}}
-    if dialect in ("openai", "vllm"):
+    if dialect == "openai":
+        from .openai_strict import strict_schema
+
+        strict = strict_schema(document)
+        return {"response_format": {"type": "json_schema", "json_schema": {
+            "name": _name(document), "schema": strict.document, "strict": strict.strict}}}
+    if dialect == "vllm":
         from outlines.types import JsonSchema
 
-        term = JsonSchema(json.dumps(document))
-        return _openai(term) if dialect == "openai" else _vllm(term)
+        return _vllm(JsonSchema(json.dumps(document)))
     return {}
+
+
+def reply_mapper(dialect: str, constraint: Constraint) -> Callable[[str], str] | None:
+    """What turns a reply in ``dialect`` back into a value of the constraint's own schema (OpenAI's
+    strict form: nulls for absent properties, a wrapped root); None where replies need no mapping."""
+    if dialect != "openai" or constraint.schema is None:
+        return None
+    from ...schema import json_text
+    from .openai_strict import strict_schema
+
+    strict = strict_schema(constraint.schema.document)
+
+    def restore(text: str) -> str:
+        try:
+            return json_text.dumps(strict.restore(json_text.loads(text)))
+        except ValueError:
+            return text  # not JSON: the check says so
+    return restore
 
 
 def unenforced(dialect: str, document: Any) -> list[tuple[str, str]] | None:
@@ -222,15 +252,6 @@ def _skips(dialect: str, keyword: str, value: Any, node: dict[str, Any]) -> bool
     if keyword == "format":
         return value not in _GRAMMAR_FORMATS[dialect]
     return dialect in RANGES_ON_INTEGERS_ONLY and keyword in _RANGES and node.get("type") != "integer"
-
-
-def _openai(term: Any) -> dict[str, Any]:
-    from outlines.models.openai import OpenAITypeAdapter
-
-    try:
-        return OpenAITypeAdapter().format_output_type(term)
-    except TypeError as exc:  # Outlines: OpenAI has no `pattern`
-        raise UsageError(f"the openai dialect cannot carry this schema: {exc}") from None
 
 
 def _vllm(term: Any) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from ... import settings
 from ...errors import ModelError, ServerError, UsageError
 from . import dialects
-from .base import Backend, Decoded, Enforced, Session
+from .base import Backend, Decoded, Session
 
 if TYPE_CHECKING:
     from ...constraints import Constraint
@@ -78,6 +78,7 @@ class Server(Backend):
         self._model = model
         self._owner: str | None = None
         self._ready = False
+        self._json_dialect: str | None = None  # see json_dialect
         self._lock = threading.Lock()
         self.read_timeout = timeout or settings.server_timeout()
         connect = connect_timeout or settings.server_connect_timeout()
@@ -154,6 +155,16 @@ class Server(Backend):
         warnings.warn(f"{self.url}#{self._model} ignored the server-side constraint ({', '.join(tried)}): "
                       "outputs rest on validation and retries", ServerWarning, stacklevel=4)
         return "none"
+
+    def json_dialect(self) -> str:
+        """The dialect for a schema whose exact constraint (grammar or regex) this server refused:
+        its own JSON Schema form (vLLM's ``json``; llama.cpp's ``json_schema`` or ``json_object``,
+        whichever it honours), or ``none``. Probed once."""
+        with self._lock:
+            if self._json_dialect is None:
+                tried = ("vllm",) if self.dialect == "vllm" else ("json_schema", "json_object")
+                self._json_dialect = next((d for d in tried if self._honours(d)), "none")
+            return self._json_dialect
 
     def _honours(self, dialect: str) -> bool:
         """Whether one short request in ``dialect`` comes back exactly as constrained."""
@@ -243,10 +254,23 @@ class _ServerSession(Session):
 
     def __init__(self, server: Server, constraint: Constraint, messages: list[dict[str, str]],
                  request: dict[str, Any]) -> None:
-        self.server, self.messages, self.request = server, messages, request
+        self.server, self.constraint, self.messages = server, constraint, messages
         self.kind, self.regex = constraint.kind, constraint.regex
-        self.exact = dialects.sends_regex(server.dialect, request) and self.regex is not None
-        self.enforced = dialects.enforced(server.dialect, constraint, request, self.exact)
+        self._use(server.dialect, request)
+
+    def _use(self, dialect: str, request: dict[str, Any]) -> None:
+        self.request = request
+        self.restore = dialects.reply_mapper(dialect, self.constraint) if request else None
+        self.exact = dialects.sends_regex(dialect, request) and self.regex is not None
+        self.enforced = dialects.enforced(dialect, self.constraint, request, self.exact)
+
+    def _fall_back(self, refusal: ServerError) -> None:
+        """The server refused formatlock's grammar or regex: say so once, then ask in its JSON dialect."""
+        document = self.constraint.schema.document if self.constraint.schema is not None else None
+        dialect = self.server.json_dialect() if document is not None else "none"
+        warnings.warn(f"{refusal}; this constraint now goes in the {dialect} dialect, and outputs rest more on "
+                      "validation and retries", ServerWarning, stacklevel=2)
+        self._use(dialect, dialects.schema_request(dialect, document) if document is not None else {})
 
     def draw(self, *, max_tokens: int, temperature: float, seed: list[int] | None, deadline: float,
              failed: Attempt | None) -> Decoded:
@@ -258,9 +282,16 @@ class _ServerSession(Session):
         if failed is not None and failed.errors:
             messages = [*messages, {"role": "assistant", "content": failed.raw},
                         {"role": "user", "content": feedback_text(failed.errors, self.kind)}]
-        left = deadline - time.monotonic()
-        decoded = self.server.chat(messages, max_tokens=max_tokens, temperature=temperature, seed=_one_seed(seed),
-                                   request=self.request, timeout=max(1.0, min(self.server.read_timeout, left)))
+        timeout = max(1.0, min(self.server.read_timeout, deadline - time.monotonic()))
+        try:
+            decoded = self.server.chat(messages, max_tokens=max_tokens, temperature=temperature,
+                                       seed=_one_seed(seed), request=self.request, timeout=timeout)
+        except ServerError as exc:
+            if not (self.exact and _refused(exc)):
+                raise
+            self._fall_back(exc)
+            return self.draw(max_tokens=max_tokens, temperature=temperature, seed=seed, deadline=deadline,
+                             failed=failed)
         if self.exact:
             if decoded.truncated and self.regex is not None:
                 tail = completion(self.regex, decoded.text)
@@ -268,7 +299,16 @@ class _ServerSession(Session):
                 decoded.closed = tail is not None
         else:
             decoded.text = extract_json(decoded.text) if self.kind == "schema" else decoded.text.strip()
+            if self.restore is not None:
+                decoded.text = self.restore(decoded.text)
         return decoded
+
+
+def _refused(exc: ServerError) -> bool:
+    """Whether the server refused the request itself (HTTP 400 or 422), as it does a grammar it cannot use."""
+    import openai
+
+    return isinstance(exc.__cause__, openai.BadRequestError | openai.UnprocessableEntityError)
 
 
 def _one_seed(seed: list[int] | None) -> int:
