@@ -103,3 +103,9 @@ def test_through_a_server_in_the_openai_dialect(stub_server) -> None:  # noqa: A
     assert result.value == {"name": "Ada", "email": None}
     assert result.enforced is not None and result.enforced.by == "server:openai"
     assert set(result.enforced.checked or ()) == {("/properties/name", "minLength"), ("/properties/tags", "uniqueItems")}
+
+
+def test_check_schema_lists_what_the_strict_rewrite_leaves_to_the_check() -> None:
+    assert set(dialects.unenforced("openai", PERSON) or ()) == {("/properties/name", "minLength"),
+                                                               ("/properties/tags", "uniqueItems")}
+    assert dialects.unenforced("openai", {"type": "object"}) == [("", "type")]  # sent as a hint: every keyword

@@ -95,14 +95,8 @@ def enforced(dialect: str, constraint: Constraint, request: dict[str, Any], exac
     if exact:
         return Enforced.compiled(f"server:{dialect}", constraint)
     by = f"server:{dialect}" if request else "none"
-    if constraint.schema is not None and dialect == "openai" and request:
-        from .openai_strict import strict_schema
-
-        strict = strict_schema(constraint.schema.document)
-        if strict.strict:
-            return Enforced(by, tuple(strict.moved))
     if constraint.schema is not None:
-        checked = unenforced(dialect if request and dialect != "openai" else "none", constraint.schema.document)
+        checked = unenforced(dialect if request else "none", constraint.schema.document)
         return Enforced(by, None if checked is None else tuple(checked))
     if not request:
         return Enforced(by, (("", "pattern" if constraint.kind == "regex" else "enum"),))
@@ -226,15 +220,23 @@ def reply_mapper(dialect: str, constraint: Constraint) -> Callable[[str], str] |
 
 def unenforced(dialect: str, document: Any) -> list[tuple[str, str]] | None:
     """(pointer, keyword) of every keyword use in ``document`` that ``dialect``'s server grammar is
-    known not to enforce; None where that is not known (``vllm``, ``openai``: it depends on the
-    server's backend or the model). With ``none`` every keyword rests on retries; with ``gbnf``, what
-    formatlock's compiler checks after decoding."""
+    known not to enforce; None where that is not known (``vllm``'s JSON form: it depends on the
+    server's backend). With ``none`` every keyword rests on retries; with ``gbnf`` and ``vllm``,
+    what formatlock's compiler checks after decoding; with ``openai``, what the strict rewrite leaves out."""
     from ...schema.loading import iter_nodes, validator_class
 
-    if dialect == "gbnf":  # the compiled constraint: what the compiler does not mask rests on the check
+    if dialect in ("gbnf", "vllm"):  # the compiled constraint: what the compiler does not mask rests on the check
         from ...compile.json_regex import MASK, compile_schema
 
-        return [(use.pointer, use.keyword) for use in compile_schema(document).uses if use.enforcement != MASK]
+        compiled = compile_schema(document)
+        if dialect == "vllm" and (compiled.regex is None or compiled.unsupported):
+            return None  # sent as JSON Schema: up to vLLM's backend
+        return [(use.pointer, use.keyword) for use in compiled.uses if use.enforcement != MASK]
+    if dialect == "openai":  # what the strict rewrite leaves out; everything where it is sent as a hint
+        from .openai_strict import strict_schema
+
+        strict = strict_schema(document)
+        return list(strict.moved) if strict.strict else unenforced("none", document)
     if dialect not in UNENFORCED and dialect != "none":
         return None
     keywords = set(validator_class(document).VALIDATORS)
