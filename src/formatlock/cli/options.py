@@ -19,7 +19,7 @@ inputs_option = click.option(
          'is the input), or plain text, one input per line.')
 
 MODEL_HELP = ("smollm2 (default), gemma3-270m, a .gguf path, MODEL+ADAPTER.gguf (a LoRA on it), or a model on "
-              "an OpenAI-compatible server: http://HOST:PORT/v1#NAME[?dialect=D] (docs/servers.md).")
+              "an OpenAI-compatible server: http://HOST:PORT/v1[?dialect=D]#NAME (docs/servers.md).")
 
 model_option = click.option("--model", "-m", metavar="MODEL", help=MODEL_HELP)
 
