@@ -6,10 +6,10 @@ For each schema: the compiled constraint as GBNF (``compile.gbnf``), its size, t
 parser takes to read it (``llama_sampler_init_grammar``), and the sampler's cost along one output:
 before each of its tokens the grammar sampler is applied to the whole vocabulary, as a server
 does when it decodes under that grammar. ``--walk model``: the embedded model writes the output
-under the local mask (at most ``--max-tokens``). ``--walk random``: a random walk through the
-constraint's automaton, long free text included (``--length`` bytes, then closed the shortest way),
-which finds the texts that make an ambiguous grammar expensive. Each schema runs in its own process;
-one that takes longer than ``--timeout`` seconds is reported as a hang. Prints the slowest schemas
+under the local mask (at most ``--max-tokens``). ``--walk random``: ``--length`` tokens, each drawn at
+random from those llama.cpp's grammar allows at that point (so free text runs long), which finds the
+texts that make an ambiguous grammar expensive. The schemas run in a worker process, replaced
+after one that takes longer than ``--timeout`` seconds (reported as a hang). Prints the slowest schemas
 and the quantiles. Run it alone: other heavy work on the machine inflates every number.
 """
 
@@ -20,44 +20,22 @@ import ctypes
 import json
 import multiprocessing
 import queue
-import random
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import llama_cpp
+import numpy as np
 
-from formatlock.automata.fsm import UNREACHABLE, LazyDFA, canonical
 from formatlock.benchmark.coverage import servable, shared_cases
 from formatlock.compile.gbnf import to_gbnf
 from formatlock.compile.json_regex import compile_schema
 from formatlock.errors import FormatlockError
 from formatlock.generation import generate_results
 from formatlock.runtime.backends.dialects import vocabulary_owner
-from formatlock.runtime.closing import completion
 
 ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "jsonschemabench"
-
-
-def random_text(regex: str, length: int, seed: int) -> str:
-    """A random match of ``regex``: ``length`` random live bytes (ASCII where it can, and mostly
-    bytes that do not bring acceptance closer, so free text runs long), then closed."""
-    rng = random.Random(seed)
-    dfa = LazyDFA(regex)
-    state, out = dfa.initial, bytearray()
-    while len(out) < length:
-        row = dfa.row(state)
-        live = [b for b in range(256) if row[b] and dfa.distance(int(row[b])) < UNREACHABLE]
-        if not live:
-            break
-        ascii_live = [b for b in live if 0x20 <= b < 0x7F] or live
-        staying = [b for b in ascii_live if dfa.distance(int(row[b])) >= dfa.distance(state)]
-        byte = rng.choice(staying if staying and rng.random() < 0.95 else ascii_live)
-        out.append(byte)
-        state = int(row[byte])
-    text = out.decode("utf-8")
-    return text + (completion(regex, text) or "")
 
 
 def measure(document: object, owner: llama_cpp.Llama, walk: str, max_tokens: int, length: int) -> dict[str, object]:
@@ -72,26 +50,36 @@ def measure(document: object, owner: llama_cpp.Llama, walk: str, max_tokens: int
     parse_s = time.perf_counter() - started
     if not sampler:
         return {"skipped": "llama.cpp's parser refused the grammar"}
+    tokens = None
     if walk == "model":
         text = generate_results(document, "Produce one realistic example.", max_tokens=max_tokens, seed=0)[0].text
-    else:
-        text = random_text(canonical(compiled.regex, compiled.string_cap), length, seed=0)  # the grammar's language
-    tokens = owner.tokenize(text.encode(), add_bos=False, special=False)
+        tokens = owner.tokenize(text.encode(), add_bos=False, special=False)
+    rng = np.random.default_rng(0)
+    end = llama_cpp.llama_vocab_eos(vocab)
     fresh = (llama_cpp.llama_token_data * size)()
     for i in range(size):
         fresh[i].id = i
     data = (llama_cpp.llama_token_data * size)()
+    view = np.frombuffer(data, dtype=np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")]))
     costs = []
-    for token in tokens:
+    for step in range(len(tokens) if tokens is not None else length):
         ctypes.memmove(data, fresh, ctypes.sizeof(fresh))  # every token a candidate again, equally likely
         candidates = llama_cpp.llama_token_data_array(data=data, size=size, selected=-1, sorted=False)
         started = time.perf_counter()
         llama_cpp.llama_sampler_apply(sampler, ctypes.byref(candidates))
         costs.append(time.perf_counter() - started)
+        if tokens is not None:
+            token = tokens[step]
+        else:  # a random token the grammar allows: free text runs long, as a wandering model's would
+            live = view["id"][: candidates.size][np.isfinite(view["logit"][: candidates.size])]
+            live = live[live != end]
+            if not len(live):
+                break
+            token = int(rng.choice(live))
         llama_cpp.llama_sampler_accept(sampler, token)
     llama_cpp.llama_sampler_free(sampler)
     return {"grammar_chars": len(grammar), "rules": grammar.count("\n"), "parse_ms": parse_s * 1e3,
-            "tokens": len(tokens), "apply_ms_mean": 1e3 * sum(costs) / max(1, len(costs)),
+            "tokens": len(costs), "apply_ms_mean": 1e3 * sum(costs) / max(1, len(costs)),
             "apply_ms_max": 1e3 * max(costs, default=0.0), "apply_s_total": sum(costs)}
 
 
@@ -110,7 +98,7 @@ def main() -> None:
     parser.add_argument("--per-split", type=int, help="first N schemas of each split (default: all)")
     parser.add_argument("--walk", choices=["model", "random"], default="model")
     parser.add_argument("--max-tokens", type=int, default=1024)
-    parser.add_argument("--length", type=int, default=2000, help="bytes of a random walk before it closes")
+    parser.add_argument("--length", type=int, default=400, help="tokens of a random walk")
     parser.add_argument("--timeout", type=float, default=60)
     parser.add_argument("--out", type=Path, default=Path(".bench/grammar.jsonl"))
     args = parser.parse_args()
