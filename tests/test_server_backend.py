@@ -449,7 +449,9 @@ def test_check_schema_lists_what_the_server_leaves_to_retries() -> None:
     assert "server       /properties/customer/properties/email: format  (not enforced by json_object" in stdout
     assert "server       /properties/total: minimum" in stdout
     code, stdout, _ = run_cli("check-schema", "invoice", "--server-dialect", "vllm", "--output", "json")
-    assert json.loads(stdout)["server_unenforced"] is None  # depends on vLLM's backend: not claimed either way
+    assert json.loads(stdout)["server_unenforced"] == []  # vLLM is sent formatlock's compiled regex
+    refused = {"type": "string", "minLength": 3, "maxLength": 2}  # sent as JSON Schema: up to vLLM's backend
+    assert dialects.unenforced("vllm", refused) is None
     ignored = dialects.unenforced("json_schema", {"type": "object", "properties": {
         "n": {"type": "integer", "minimum": 0}, "x": {"type": "number", "minimum": 0}}})
     assert ignored == [("/properties/x", "minimum")]  # llama.cpp bounds integers only

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
+import time
+from contextlib import suppress
+from typing import Any
 
 import click
 
 from ..errors import UsageError
+
+GRACE_S = 10.0  # after a stop signal, the seconds the server has to exit before it is killed
+_WORKER = "FORMATLOCK_SERVE_WORKER"  # set in the child that runs the server itself
 
 
 @click.command("serve", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -23,7 +32,9 @@ def command(model: str | None, alias: str | None, host: str, port: int, server_a
     count from the load when the server starts (FORMATLOCK_THREADS fixes it). Any other
     option is passed to `python -m llama_cpp.server` (e.g. --n_ctx 4096). Use the model from
     formatlock as http://HOST:PORT/v1#ALIAS. Needs the server extra:
-    pip install 'formatlock[server]'.
+    pip install 'formatlock[server]'. The server runs in a child process: a stop signal (Ctrl-C,
+    SIGTERM) reaches it, and one still running 10 s later is killed (a request stuck in
+    llama.cpp's native code does not see the signal).
 
     \b
     Examples:
@@ -42,6 +53,10 @@ def command(model: str | None, alias: str | None, host: str, port: int, server_a
     except ImportError:
         raise UsageError("formatlock serve needs llama-cpp-python's server: pip install 'formatlock[server]'") from None
     name, path = resolve(model)
+    if os.environ.get(_WORKER) != "1":
+        passed = [*(["--model", model] if model else []), *(["--alias", alias] if alias else []), "--host", host,
+                  "--port", str(port), *server_args]
+        raise SystemExit(_supervise([sys.executable, "-m", "formatlock", "serve", *passed]))
     extra = host_decision(path).extra
     argv = ["--model", str(path), "--model_alias", alias or name, "--host", host, "--port", str(port)]
     if not any(a.split("=")[0] in ("--n_threads", "--n_threads_batch") for a in server_args):
@@ -50,3 +65,35 @@ def command(model: str | None, alias: str | None, host: str, port: int, server_a
     sys.argv = ["formatlock serve", *argv, *server_args]
     with extra_buffers.applied(extra):  # held while the server runs: it loads the model on start
         server.main()
+
+
+def _supervise(command: list[str]) -> int:
+    """Run ``command`` (this server, in a worker process) until it exits; pass on a stop signal
+    and kill the worker if it has not exited ``GRACE_S`` seconds later. The worker dies with
+    this process, however this process ends (Linux)."""
+    child = subprocess.Popen(command, env={**os.environ, _WORKER: "1"}, preexec_fn=_die_with_parent)
+    stop_at: list[float] = []
+
+    def stop(signum: int, _frame: Any) -> None:
+        if not stop_at:
+            stop_at.append(time.monotonic() + GRACE_S)
+            with suppress(ProcessLookupError):
+                child.send_signal(signum)
+
+    for each in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(each, stop)
+    while True:
+        try:
+            code = child.wait(timeout=0.5)
+            return 128 - code if code < 0 else code
+        except subprocess.TimeoutExpired:
+            if stop_at and time.monotonic() > stop_at[0]:
+                child.kill()
+
+
+def _die_with_parent() -> None:
+    """In the worker, before it runs: SIGKILL when the supervising process dies (prctl, Linux only)."""
+    with suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
