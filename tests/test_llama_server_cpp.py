@@ -7,13 +7,10 @@ in ``test_server_backend.py`` on every run.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from click.testing import CliRunner
-from test_server_backend import FLAG, PROMPTS, with_dialect
+from test_server_backend import FLAG, PROMPTS, generate_four_at_once, with_dialect
 
-from formatlock.cli import cli
 from formatlock.generation import generate_results
 from formatlock.runtime.backends.server import Server
 from formatlock.schema.loading import bundled_names, load_schema
@@ -40,14 +37,4 @@ def test_its_json_schema_dialect_is_checked_like_any_other(cpp_llama_server) -> 
 
 
 def test_parallel_requests_come_back_valid_in_input_order(cpp_llama_server, tmp_path: Path) -> None:  # noqa: ANN001
-    prompts = ["Flooding in the server room", "Newsletter settings", "Printer out of paper", "Data breach!"]
-    inputs = tmp_path / "in.txt"
-    inputs.write_text("\n".join(prompts) + "\n")
-    schema = tmp_path / "flag.json"
-    schema.write_text(json.dumps(FLAG))
-    result = CliRunner().invoke(cli, ["generate", "--schema", str(schema), "-m", cpp_llama_server.ref,
-                                      "--inputs", str(inputs), "--concurrency", "4"])
-    assert result.exit_code == 0, result.stderr
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [line["input"] for line in lines] == prompts  # input order, whatever finished first
-    assert all(len(line["outputs"]) == 1 and isinstance(line["outputs"][0]["urgent"], bool) for line in lines)
+    generate_four_at_once(cpp_llama_server.ref, tmp_path)

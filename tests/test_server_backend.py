@@ -169,12 +169,17 @@ def test_enforce_on_a_server_model_logs_each_attempt_once(llama_server, home: Pa
 
 
 def test_generate_inputs_with_concurrency_4(llama_server, tmp_path: Path) -> None:  # noqa: ANN001
+    generate_four_at_once(llama_server.ref, tmp_path)
+
+
+def generate_four_at_once(ref: str, tmp_path: Path) -> None:
+    """``generate --inputs`` with 4 requests in flight: every output valid, in input order."""
     prompts = ["Flooding in the server room", "Newsletter settings", "Printer out of paper", "Data breach!"]
     inputs = tmp_path / "in.txt"
     inputs.write_text("\n".join(prompts) + "\n")
     schema = tmp_path / "flag.json"
     schema.write_text(json.dumps(FLAG))
-    code, stdout, stderr = run_cli("generate", "--schema", str(schema), "--inputs", str(inputs), "-m", llama_server.ref,
+    code, stdout, stderr = run_cli("generate", "--schema", str(schema), "--inputs", str(inputs), "-m", ref,
                                    "--concurrency", "4")
     assert code == 0, stderr
     lines = [json.loads(line) for line in stdout.splitlines()]
