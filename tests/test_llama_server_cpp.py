@@ -19,6 +19,7 @@ from formatlock.schema.validation import Validator
 
 def test_auto_probes_llama_server_to_formatlocks_grammar(cpp_llama_server) -> None:  # noqa: ANN001
     server = Server.from_ref(cpp_llama_server.ref)
+    server.open()  # checks the model, then probes the dialects
     assert server.dialect == "gbnf"
 
 
