@@ -103,6 +103,11 @@ class CompiledSchema:
         return self.regex is not None and all(u.enforcement == MASK for u in self.uses)
 
 
+def left_to_check(uses: list[KeywordUse]) -> list[tuple[str, str]]:
+    """(pointer, keyword) of every use the mask does not enforce: it rests on the check after decoding."""
+    return [(use.pointer, use.keyword) for use in uses if use.enforcement != MASK]
+
+
 def compile_schema(document: Any, limits: Limits = DEFAULT_LIMITS) -> CompiledSchema:
     """Compile a (meta-validated) schema document into a regex and an enforcement report.
 

@@ -29,7 +29,6 @@ class Decoded:
     model_steps: int
     truncated: bool = False
     dead_end: bool = False
-    closed: bool = False  # cut off at the budget, then closed by formatlock the shortest way (a server's reply)
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,9 @@ class Enforced:
     def compiled(cls, by: str, constraint: Constraint) -> Enforced:
         """Decoding followed the constraint's compiled regex (a mask, or its grammar): what the
         compiler left to the check rests on it."""
-        return cls(by, tuple((u.pointer, u.keyword) for u in constraint.uses if u.enforcement != "mask"))
+        from ...compile.json_regex import left_to_check
+
+        return cls(by, tuple(left_to_check(constraint.uses)))
 
 
 class Session(ABC):

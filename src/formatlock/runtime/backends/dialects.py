@@ -19,8 +19,8 @@ dialect         request                                                     serv
 
 Outlines' type adapter builds the ``vllm`` JSON body (for a schema the compiler cannot carry).
 Its OpenAI form refuses what strict mode does not take (``pattern`` once, optional properties),
-so formatlock rewrites instead; llama-cpp-python's server answers ``json_schema`` with HTTP 500. :data:`UNENFORCED` lists what each server's grammar is known to leave to the
-check after decoding.
+so formatlock rewrites instead; llama-cpp-python's server answers ``json_schema`` with HTTP 500.
+:data:`UNENFORCED` lists what each server's grammar is known to leave to the check after decoding.
 """
 
 from __future__ import annotations
@@ -226,12 +226,12 @@ def unenforced(dialect: str, document: Any) -> list[tuple[str, str]] | None:
     from ...schema.loading import iter_nodes, validator_class
 
     if dialect in ("gbnf", "vllm"):  # the compiled constraint: what the compiler does not mask rests on the check
-        from ...compile.json_regex import MASK, compile_schema
+        from ...compile.json_regex import compile_schema, left_to_check
 
         compiled = compile_schema(document)
         if dialect == "vllm" and (compiled.regex is None or compiled.unsupported):
             return None  # sent as JSON Schema: up to vLLM's backend
-        return [(use.pointer, use.keyword) for use in compiled.uses if use.enforcement != MASK]
+        return left_to_check(compiled.uses)
     if dialect == "openai":  # what the strict rewrite leaves out; everything where it is sent as a hint
         from .openai_strict import strict_schema
 

@@ -46,6 +46,13 @@ class StrictSchema:
     nullable: dict[str, frozenset[str]] = field(default_factory=dict)  # sent object -> its optional properties
     dropped: dict[str, frozenset[str]] = field(default_factory=dict)  # ... those whose schema takes no null
 
+    def move_root(self, under: str) -> None:
+        """Re-key the object tables after the root moved ``under`` a wrapper (definitions stay at the root)."""
+        for table in (self.nullable, self.dropped):
+            for pointer in list(table):
+                if not pointer.startswith(tuple(f"/{key}/" for key in _DEFS)):
+                    table[under + pointer] = table.pop(pointer)
+
     def restore(self, value: Any) -> Any:
         """A reply to the strict schema as a value of the original one (no nulls for absent properties)."""
         if not self.strict:
@@ -93,7 +100,7 @@ def _strict(text: str) -> StrictSchema:
     rewritten = _Rewriter(out).node(document, "", "")
     if rewritten.get("type") != "object" or "anyOf" in rewritten or "$ref" in rewritten:
         defs = {key: rewritten.pop(key) for key in _DEFS if key in rewritten}
-        _Rewriter(out).move_pointers("", "/properties/value")
+        out.move_root("/properties/value")
         rewritten = {"type": "object", "properties": {"value": rewritten}, "required": ["value"],
                      "additionalProperties": False, **defs}
         out.wrapped = True
@@ -104,13 +111,6 @@ def _strict(text: str) -> StrictSchema:
 class _Rewriter:
     def __init__(self, out: StrictSchema) -> None:
         self.out = out
-
-    def move_pointers(self, old: str, new: str) -> None:
-        """Re-key the object tables after the root moved under ``new`` (definitions stay at the root)."""
-        for table in (self.out.nullable, self.out.dropped):
-            for pointer in list(table):
-                if not pointer.startswith(tuple(f"/{key}/" for key in _DEFS)):
-                    table[new + pointer[len(old):]] = table.pop(pointer)
 
     def node(self, schema: Any, src: str, dst: str) -> dict[str, Any]:
         """The strict form of ``schema`` (at ``src`` in the original), to be placed at ``dst``."""

@@ -255,13 +255,12 @@ class _ServerSession(Session):
     def __init__(self, server: Server, constraint: Constraint, messages: list[dict[str, str]],
                  request: dict[str, Any]) -> None:
         self.server, self.constraint, self.messages = server, constraint, messages
-        self.kind, self.regex = constraint.kind, constraint.regex
         self._use(server.dialect, request)
 
     def _use(self, dialect: str, request: dict[str, Any]) -> None:
         self.request = request
         self.restore = dialects.reply_mapper(dialect, self.constraint) if request else None
-        self.exact = dialects.sends_regex(dialect, request) and self.regex is not None
+        self.exact = dialects.sends_regex(dialect, request) and self.constraint.regex is not None
         self.enforced = dialects.enforced(dialect, self.constraint, request, self.exact)
 
     def _fall_back(self, refusal: ServerError) -> None:
@@ -281,7 +280,7 @@ class _ServerSession(Session):
         messages = self.messages
         if failed is not None and failed.errors:
             messages = [*messages, {"role": "assistant", "content": failed.raw},
-                        {"role": "user", "content": feedback_text(failed.errors, self.kind)}]
+                        {"role": "user", "content": feedback_text(failed.errors, self.constraint.kind)}]
         timeout = max(1.0, min(self.server.read_timeout, deadline - time.monotonic()))
         try:
             decoded = self.server.chat(messages, max_tokens=max_tokens, temperature=temperature,
@@ -292,13 +291,12 @@ class _ServerSession(Session):
             self._fall_back(exc)
             return self.draw(max_tokens=max_tokens, temperature=temperature, seed=seed, deadline=deadline,
                              failed=failed)
-        if self.exact:
-            if decoded.truncated and self.regex is not None:
-                tail = completion(self.regex, decoded.text)
-                decoded.text += tail or ""
-                decoded.closed = tail is not None
+        regex = self.constraint.regex
+        if self.exact and regex is not None:
+            if decoded.truncated:
+                decoded.text += completion(regex, decoded.text) or ""
         else:
-            decoded.text = extract_json(decoded.text) if self.kind == "schema" else decoded.text.strip()
+            decoded.text = extract_json(decoded.text) if self.constraint.kind == "schema" else decoded.text.strip()
             if self.restore is not None:
                 decoded.text = self.restore(decoded.text)
         return decoded
