@@ -38,7 +38,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from formatlock.compile.json_regex import EAGER_INDEX_LIMITS, compile_schema
+from formatlock.compile.compiled import EAGER_INDEX_LIMITS
+from formatlock.compile.json_regex import compile_schema
 
 ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "jsonschemabench"
 _WALK_STEPS = 64

@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 
 from formatlock.benchmark.coverage import OUTCOMES, judge, servable, shared_cases, summarise
-from formatlock.benchmark.engines import ENGINES, SERVER_ENGINES
 from formatlock.benchmark.isolation import Isolated
+from formatlock.benchmark.paths import ENGINES, SERVER_ENGINES
 
 ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "jsonschemabench"
 

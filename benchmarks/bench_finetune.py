@@ -192,7 +192,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
-    from formatlock.runtime.prompting import schema_instruction
+    from formatlock.compile.constraints import schema_instruction
     from formatlock.schema.loading import load_schema
 
     work = args.work or ROOT / ".bench" / "finetune" / f"{args.schema}-{args.teacher}"

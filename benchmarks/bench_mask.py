@@ -59,7 +59,7 @@ class FormatlockMasks:
         self.vocabulary_s = time.perf_counter() - started
 
     def compile(self, schema: dict) -> Any:
-        from formatlock import constraints
+        from formatlock.compile import constraints
         from formatlock.runtime import masks
 
         constraint = constraints.for_schema(schema, cached=False)

@@ -24,6 +24,7 @@ def servable_regex(schema: dict[str, Any]) -> str | None:
     compiled = compile_schema(schema)
     return None if compiled.regex is None or compiled.unsupported else compiled.regex
 
+
 _names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)
 _formats = st.sampled_from(["date", "date-time", "time", "email", "uuid", "ipv4", "hostname", "uri"])
 _patterns = st.sampled_from(["^[A-Z]{2}-[0-9]{3}$", "^[a-z]+$", "^(yes|no)$", "[0-9]", "^\\d{4}$", "x+y?"])

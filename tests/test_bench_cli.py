@@ -10,6 +10,8 @@ from click.testing import CliRunner
 
 from formatlock.cli import cli
 
+pytestmark = pytest.mark.slow  # runs benchmark workers on the real model
+
 
 def test_bench_reports_whole_call_and_decoding_speed_per_path() -> None:
     result = CliRunner().invoke(cli, ["bench", "--schema", "product_review", "-n", "1", "--path", "formatlock",

@@ -15,8 +15,7 @@ import pytest
 from formatlock import calllog, settings
 from formatlock.calllog import MIGRATIONS, CallLog, LoggedAttempt
 from formatlock.enforce import enforce
-from formatlock.errors import Issue
-from formatlock.runtime.backends.base import Enforced
+from formatlock.errors import Enforced, Issue
 from formatlock.schema.loading import load_schema
 
 NUMBER = {"title": "Number", "type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}

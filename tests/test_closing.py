@@ -17,12 +17,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from formatlock.automata.distance import bounds, completion
 from formatlock.automata.fsm import LazyDFA, canonical
-from formatlock.constraints import for_regex, for_schema
+from formatlock.compile.constraints import for_regex, for_schema
 from formatlock.errors import UsageError
 from formatlock.generation import generate_results
 from formatlock.runtime import masks
-from formatlock.runtime.closing import bounds, completion
 from formatlock.runtime.models import load_model
 
 from schema_strategies import property_settings, schemas, servable_regex
@@ -85,6 +85,7 @@ def test_a_regex_the_decoder_cannot_mask_is_refused_when_compiled() -> None:
         for_regex(r"(?i)abc")
 
 
+@pytest.mark.slow
 @_settings
 @given(schema=schemas, data=st.data())
 def test_llguidance_and_the_closing_dfa_take_the_same_texts(schema: dict, data: st.DataObject) -> None:
@@ -110,6 +111,7 @@ def test_llguidance_and_the_closing_dfa_take_the_same_texts(schema: dict, data: 
             assert state == 0 or not dfa.accepts(candidate), candidate
 
 
+@pytest.mark.slow
 def test_closing_dfa_is_not_built_when_the_budget_cannot_run_short() -> None:
     constraint = for_schema("support_ticket", cached=False)
     generate_results(constraint.schema.document, "The app crashes when I upload a photo.")
@@ -119,6 +121,7 @@ def test_closing_dfa_is_not_built_when_the_budget_cannot_run_short() -> None:
     assert not automaton_store.built(constraint.regex, model)
 
 
+@pytest.mark.slow
 def test_output_stays_valid_and_in_budget_when_llguidance_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
     """The DFA masks alone from the step llguidance reports an error; the output is still valid."""
     calls = {"n": 0}
@@ -135,6 +138,7 @@ def test_output_stays_valid_and_in_budget_when_llguidance_gives_up(monkeypatch: 
     assert json.loads(result.text)["invoice_number"].startswith("INV-")
 
 
+@pytest.mark.slow
 def test_mask_excludes_end_tokens_and_allows_exactly_the_live_tokens() -> None:
     model = load_model()
     masking = masks.for_model(model).compile(r'\{"a":[0-9]{1,3}\}').start()
@@ -163,6 +167,7 @@ def test_canonical_regex_means_what_python_re_means(text: str) -> None:
             assert bool(re.fullmatch(canonical(pattern), text)) == bool(re.fullmatch(pattern, text)), (pattern, text)
 
 
+@pytest.mark.slow
 def test_user_regex_is_masked_with_python_semantics_not_rust_ones() -> None:
     """`[[:alpha:]]` is a POSIX class to llguidance and a plain set to `re`: `re` decides."""
     with warnings.catch_warnings():

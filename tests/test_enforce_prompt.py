@@ -19,7 +19,7 @@ COLOUR = {"title": "Colour", "type": "object", "properties": {"name": {"enum": [
           "required": ["name"], "additionalProperties": False}
 
 
-pytestmark = pytest.mark.usefixtures("home")  # a fresh FORMATLOCK_HOME per test (conftest)
+pytestmark = [pytest.mark.usefixtures("home"), pytest.mark.slow]  # a fresh FORMATLOCK_HOME per test; the real model
 
 
 @enforce(max_tokens=40)

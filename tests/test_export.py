@@ -25,7 +25,7 @@ PROMPTS = ["I was charged twice", "App crashes on upload", "Add dark mode please
            "Billing: VAT shown twice", "Close my account"]
 
 
-pytestmark = pytest.mark.usefixtures("home")  # a fresh FORMATLOCK_HOME per test (conftest)
+pytestmark = [pytest.mark.usefixtures("home"), pytest.mark.slow]  # a fresh FORMATLOCK_HOME per test; the real model
 
 
 def write_inputs(path: Path, prompts: list[str]) -> Path:

@@ -21,6 +21,8 @@ from formatlock.runtime.models import load_model
 
 from conftest import TinyAdapter
 
+pytestmark = pytest.mark.slow  # trains LoRA adapters
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "finetune_data" / "support_ticket"
 
 

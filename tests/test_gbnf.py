@@ -18,9 +18,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from formatlock.automata.fsm import canonical
+from formatlock.compile.constraints import for_choice, for_regex
 from formatlock.compile.gbnf import to_gbnf
 from formatlock.compile.json_regex import compile_schema
-from formatlock.constraints import for_choice, for_regex
 from formatlock.errors import CompileError
 from formatlock.runtime.backends import dialects
 from formatlock.runtime.backends.dialects import llama_cpp_reads
@@ -60,6 +60,7 @@ def accepts(grammar: str, text: str) -> bool | None:
         llama_cpp.llama_sampler_free(sampler)
 
 
+@pytest.mark.slow
 @property_settings(40)
 @given(schema=schemas, data=st.data())
 def test_llama_cpp_takes_exactly_the_regexs_texts(schema: dict, data: st.DataObject) -> None:
@@ -77,6 +78,7 @@ def test_llama_cpp_takes_exactly_the_regexs_texts(schema: dict, data: st.DataObj
             assert verdict == bool(re.fullmatch(regex, candidate)), candidate
 
 
+@pytest.mark.slow
 @property_settings(20)
 @given(schema=schemas, cap=st.integers(1, 4), data=st.data())
 def test_the_capped_grammar_and_the_capped_regex_sent_to_vllm_take_the_same_texts(schema: dict, cap: int,
@@ -93,6 +95,7 @@ def test_the_capped_grammar_and_the_capped_regex_sent_to_vllm_take_the_same_text
             assert verdict == bool(re.fullmatch(capped, candidate)), candidate
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", bundled_names())
 def test_every_bundled_schema_has_a_grammar_llama_cpp_reads(name: str) -> None:
     compiled = compile_schema(load_schema(name).document)
@@ -101,6 +104,7 @@ def test_every_bundled_schema_has_a_grammar_llama_cpp_reads(name: str) -> None:
     assert accepts(grammar, "{") is False  # parsed (no UnreadableGrammarError) and not accepting a fragment
 
 
+@pytest.mark.slow
 def test_the_string_cap_is_in_the_grammar_and_each_repeat_is_one_rule() -> None:
     schema = {"type": "object", "properties": {k: {"type": "string"} for k in "abcdefgh"}, "required": list("abcdefgh")}
     compiled = compile_schema(schema)
@@ -118,11 +122,13 @@ def test_the_string_cap_is_in_the_grammar_and_each_repeat_is_one_rule() -> None:
     (for_regex(r"\d+ é|ü{2}").regex, "12 é", "12 e"),
     (for_choice(["yes", "no", 'say "hi"\\']).regex, 'say "hi"\\', "maybe"),
 ])
+@pytest.mark.slow
 def test_regexes_and_choices_convert(regex: str, good: str, bad: str) -> None:
     grammar = to_gbnf(regex)
     assert accepts(grammar, good) is True and accepts(grammar, bad) is False
 
 
+@pytest.mark.slow
 def test_a_repeat_of_a_repeat_is_one_repeat_so_llama_cpp_reads_a_run_one_way() -> None:
     # The pattern of a held-out schema: llama.cpp's engine spent minutes on one token of it, and the server hung.
     pattern = "^(https?:\\/\\/)?([\\da-z\\.-]+)\\.([a-z\\.]{2,6})([\\/\\w \\.-]*)*\\/?$"
@@ -156,8 +162,9 @@ def test_what_llama_cpp_cannot_say_is_a_compile_error() -> None:
         to_gbnf(r"(a)\1")
 
 
+@pytest.mark.slow
 def test_the_gbnf_dialect_asks_for_the_compiled_grammar_or_nothing() -> None:
-    from formatlock.constraints import for_schema
+    from formatlock.compile.constraints import for_schema
 
     constraint = for_schema("calendar_event", masked=False)  # a server's constraint: not compiled here
     request = dialects.request("gbnf", constraint)
@@ -172,6 +179,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "jsonschemabench"
 NESTED = " ".join(f'("a{i}" | "b{i}")' for i in range(20))  # a group that makes 20 rules when llama.cpp parses it
 
 
+@pytest.mark.slow
 def test_a_repeated_group_is_a_named_rule_so_llama_cpp_takes_it() -> None:
     assert not llama_cpp_reads(f"root ::= ({NESTED}){{0,200}}")  # 20 rules x 200 > llama.cpp's 2,000
     assert llama_cpp_reads(f"item ::= {NESTED}\nroot ::= item{{0,200}}")
@@ -179,6 +187,7 @@ def test_a_repeated_group_is_a_named_rule_so_llama_cpp_takes_it() -> None:
     assert llama_cpp_reads(to_gbnf(regex))
 
 
+@pytest.mark.slow
 def test_every_shared_schemas_grammar_is_read_by_llama_cpp() -> None:
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is absent")
@@ -194,7 +203,7 @@ def test_every_shared_schemas_grammar_is_read_by_llama_cpp() -> None:
 
 
 def test_a_grammar_llama_cpp_cannot_read_is_never_sent(monkeypatch: pytest.MonkeyPatch) -> None:
-    from formatlock.constraints import for_schema
+    from formatlock.compile.constraints import for_schema
 
     constraint = for_schema("invoice", masked=False)
     monkeypatch.setattr(dialects, "llama_cpp_reads", lambda grammar: False)

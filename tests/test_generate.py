@@ -12,13 +12,15 @@ import pytest
 from click.testing import CliRunner
 
 import formatlock
-from formatlock import constraints
 from formatlock.cli import cli
+from formatlock.compile import constraints
 from formatlock.generation import generate_results, run
 from formatlock.schema.loading import bundled_names, load_schema
 from formatlock.schema.validation import Validator
 
 from conftest import Ticket
+
+pytestmark = pytest.mark.slow  # generates on the real models
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,6 +6,7 @@ CI runs a few cases; set FORMATLOCK_HYPOTHESIS_EXAMPLES=1000 for the nightly-siz
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +22,7 @@ prompts = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES or 4, deadline=None, suppress_health_check=list(HealthCheck))
 @given(schema=schemas, prompt=prompts, seed=st.integers(0, 2**16), temperature=st.sampled_from([0.0, 0.7, 1.5]))
 def test_returned_outputs_always_validate(schema: dict, prompt: str, seed: int, temperature: float) -> None:

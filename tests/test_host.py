@@ -97,6 +97,7 @@ def test_the_decision_is_checked_once_per_host_and_cached(monkeypatch: pytest.Mo
     assert list((tmp_path / "host").iterdir())
 
 
+@pytest.mark.slow
 def test_the_real_check_process_runs_the_embedded_model() -> None:
     from formatlock.runtime.models import resolve
 
@@ -188,6 +189,7 @@ def test_a_real_busy_process_is_seen(monkeypatch: pytest.MonkeyPatch) -> None:
         hog.wait()
 
 
+@pytest.mark.slow
 def test_a_loaded_model_sets_llama_cpp_threads_from_its_governor(monkeypatch: pytest.MonkeyPatch) -> None:
     from formatlock.runtime.models import Model, resolve
 

@@ -62,6 +62,7 @@ def schema_file(tmp_path: Path, document: Any, name: str = "schema.json") -> str
 
 # -- the output contract ----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_string_schema_prints_json_strings_that_validate_again(tmp_path: Path) -> None:
     schema = schema_file(tmp_path, {"type": "string", "enum": ["line1\nline2", "42"]})
     code, out, err = invoke("generate", "--schema", schema, "-n", "3", "--seed", "1", "Pick one.")
@@ -146,6 +147,7 @@ def broken_adapters(tmp_path: Path) -> dict[str, Path]:
     return made
 
 
+@pytest.mark.slow
 def test_a_gguf_that_is_not_a_whole_adapter_is_refused_not_a_segfault(tmp_path: Path) -> None:
     for what, path in broken_adapters(tmp_path).items():
         done = in_a_process("generate", "--regex", "[0-9]{3}", "--lora", str(path), "Three digits:")
@@ -155,6 +157,7 @@ def test_a_gguf_that_is_not_a_whole_adapter_is_refused_not_a_segfault(tmp_path: 
     assert "not a LoRA adapter" in one_line_error(done, 2)
 
 
+@pytest.mark.slow
 def test_a_real_adapter_cut_short_is_refused(tmp_path: Path, tiny_adapter) -> None:  # noqa: ANN001
     whole = (tiny_adapter.out / "adapter.gguf").read_bytes()
     cut = tmp_path / "cut.gguf"
@@ -163,6 +166,7 @@ def test_a_real_adapter_cut_short_is_refused(tmp_path: Path, tiny_adapter) -> No
     assert "cut.gguf" in one_line_error(done, 2)
 
 
+@pytest.mark.slow
 def test_probe_compare_checks_the_adapter_before_the_base_half(tmp_path: Path) -> None:
     inputs = tmp_path / "in.txt"
     inputs.write_text("A ticket.\n")
@@ -187,6 +191,7 @@ def test_deep_schemas_and_documents_are_one_line_errors(tmp_path: Path) -> None:
     assert code == 1 and out.splitlines()[0] == f"{deep}:1: /: not valid JSON: nesting too deep"
 
 
+@pytest.mark.slow
 def test_an_endless_document_is_bounded(tmp_path: Path) -> None:
     any_schema = schema_file(tmp_path, {})
     done = subprocess.run([sys.executable, "-m", "formatlock", "validate", "--schema", any_schema, "/dev/zero"],
@@ -202,6 +207,7 @@ def test_an_endless_document_is_bounded(tmp_path: Path) -> None:
 
 # -- the CLI around bad models ----------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_bench_with_a_bad_model_or_a_dead_server_is_one_line(tmp_path: Path) -> None:
     bad = broken_adapters(tmp_path)["a header only"]
     assert "cannot load model" in one_line_error(in_a_process("bench", "-m", str(bad), "-n", "1", "--path", "formatlock"), 2)
@@ -209,6 +215,7 @@ def test_bench_with_a_bad_model_or_a_dead_server_is_one_line(tmp_path: Path) -> 
     assert "connection failed" in one_line_error(in_a_process("bench", "-m", dead, "-n", "1", "--path", "server"), 3)
 
 
+@pytest.mark.slow
 def test_a_server_url_in_formatlock_model_names_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
     done = in_a_process("generate", "--schema", "invoice", "x", env={"FORMATLOCK_MODEL": "http://127.0.0.1:9/v1#x"})
     assert "connection failed" in one_line_error(done, 3)
@@ -232,6 +239,7 @@ def test_a_cache_path_that_is_no_folder_only_costs_speed(tmp_path: Path, monkeyp
     cache.drop("automata", "k")
 
 
+@pytest.mark.slow
 def test_unusable_cache_entries_are_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from formatlock import cache
     from formatlock.runtime import automaton_store
@@ -260,6 +268,7 @@ def test_unusable_cache_entries_are_rebuilt(tmp_path: Path, monkeypatch: pytest.
     ({"max_tokens": 1.5}, "max_tokens must be a whole number"),
     ({"model": 123}, "model must be a model name, a .gguf path, a server URL or a loaded model, not 123"),
 ])
+@pytest.mark.slow
 def test_bad_api_arguments_are_usage_errors(options: dict[str, Any], words: str) -> None:
     with pytest.raises(UsageError, match=words.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
         formatlock.generate({"type": "integer"}, "A number:", **options)
@@ -326,6 +335,7 @@ def test_bench_plot_without_matplotlib_is_refused_before_the_run(monkeypatch: py
     assert code == 2 and "--plot needs matplotlib" in err and "bench:" not in err
 
 
+@pytest.mark.slow
 def test_an_export_refused_before_its_first_example_leaves_nothing_behind(tmp_path: Path) -> None:
     inputs = tmp_path / "in.jsonl"
     inputs.write_text(json.dumps({"input": "word " * 5000}) + "\n")
@@ -354,6 +364,7 @@ def test_ecma_262_patterns_are_validated(tmp_path: Path) -> None:
 
 # -- found by a second sweep of the same kinds --------------------------------------------------------
 
+@pytest.mark.slow
 def test_endless_schema_and_inputs_files_are_bounded() -> None:
     done = in_a_process("check-schema", "/dev/zero", timeout=120)
     assert one_line_error(done, 2) == "formatlock: error: schema file /dev/zero is over 64 MiB; formatlock reads files up to that size"
@@ -361,6 +372,7 @@ def test_endless_schema_and_inputs_files_are_bounded() -> None:
     assert "/dev/zero is over 64 MiB" in one_line_error(done, 2)
 
 
+@pytest.mark.slow
 def test_input_rows_are_strict_json(tmp_path: Path) -> None:
     inputs = tmp_path / "in.jsonl"
     inputs.write_text('{"input": NaN}\n')
@@ -368,6 +380,7 @@ def test_input_rows_are_strict_json(tmp_path: Path) -> None:
     assert code == 2 and err.strip() == f"formatlock: error: {inputs}:1: not valid JSON: NaN is not a JSON number"
 
 
+@pytest.mark.slow
 def test_a_thread_count_llama_cpp_cannot_run_is_refused() -> None:
     done = in_a_process("generate", "--regex", "[0-9]", "A digit:", env={"FORMATLOCK_THREADS": "100000"})
     assert "FORMATLOCK_THREADS must be from 1 to 512" in one_line_error(done, 2)

@@ -1,30 +1,46 @@
-"""The import rules of docs/architecture.md: each module belongs to one stage and imports only its
-own stage or those below it (lazy imports inside functions included; ``TYPE_CHECKING`` imports,
-which only name types, excluded), and only the runtime stage loads llama.cpp."""
+"""The import rules of docs/architecture.md, checked against the module map written there (the one
+list of modules): each module belongs to one stage and imports only its own stage or those below
+it (imports inside functions and under ``TYPE_CHECKING`` included), no import loop, only the
+runtime stage loads llama.cpp, and an import made below a module's top says why on its line."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "formatlock"
-
-# Stage of each folder or top-level module, low to high; a module in a folder has the folder's stage.
-# A new top-level module or folder must be placed here (and in docs/architecture.md).
-STAGES: dict[str, int] = {}
-for stage, names in enumerate([
-    ["errors", "settings", "cache", "fanout", "arguments"],  # 0 foundations
-    ["schema"],  # 1 schemas: loading, validation, formats, readers
-    ["compile", "automata"],  # 2 schema -> regex -> byte automata (pure: no model)
-    ["runtime"],  # 3 where a model runs: the only stage that loads llama.cpp
-    ["constraints", "generation", "calllog", "enforce"],  # 4 the guarantee
-    ["finetune"],  # 5 the fallback path: probe, datasets, training
-    ["", "__main__", "cli", "benchmark"],  # 6 the outside: public API, CLI, benchmarks
-]):
-    STAGES.update(dict.fromkeys(names, stage))
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "src" / "formatlock"
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
 RUNTIME = 3
+
+
+def module_map() -> dict[str, int]:
+    """Module (dotted, "" for the package) -> stage, read from the map in docs/architecture.md."""
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    block = text.split("<!-- module map", 1)[1].split("```", 2)[1]
+    stages: dict[str, int] = {}
+    stage, folder = -1, ""
+    for line in block.splitlines():
+        tokens = line.split()
+        if not tokens:
+            continue
+        if re.fullmatch(r"\d", tokens[0]):
+            stage, folder, tokens = int(tokens[0]), "", tokens[2:]
+        for token in tokens:
+            if token.endswith("/"):
+                folder = token.rstrip("/").replace("/", ".")
+                continue
+            name = f"{folder}.{token}" if folder else token
+            name = name.removesuffix("__init__").rstrip(".")
+            assert name not in stages, f"{name or 'formatlock'} is listed twice in the module map"
+            stages[name] = stage
+    return stages
+
+
+STAGES = module_map()
 
 
 def modules() -> dict[str, Path]:
@@ -36,27 +52,16 @@ def modules() -> dict[str, Path]:
 
 
 def stage_of(module: str) -> int:
-    while module not in STAGES:
-        module = module.rpartition(".")[0]  # cli.generate_cmd -> cli
     return STAGES[module]
 
 
-def _type_checking_only(tree: ast.Module) -> set[int]:
-    skipped = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            skipped |= {id(n) for child in node.body for n in ast.walk(child)}
-    return skipped
-
-
 def imports(module: str, path: Path, known: set[str]) -> list[tuple[int, str]]:
-    """(line, formatlock module) of every import in ``module`` that runs (lazy ones included)."""
+    """(line, formatlock module) of every import in ``module`` (lazy and ``TYPE_CHECKING`` ones included)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    skipped = _type_checking_only(tree)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = []
     for node in ast.walk(tree):
-        if id(node) in skipped or not isinstance(node, ast.ImportFrom | ast.Import):
+        if not isinstance(node, ast.ImportFrom | ast.Import):
             continue
         if isinstance(node, ast.Import):
             targets = [a.name.removeprefix("formatlock").lstrip(".") for a in node.names
@@ -75,9 +80,26 @@ def imports(module: str, path: Path, known: set[str]) -> list[tuple[int, str]]:
     return found
 
 
-def test_every_module_has_a_stage() -> None:
-    unplaced = [m for m in modules() if not any(m == s or m.startswith(f"{s}.") for s in STAGES if s) and m != ""]
-    assert unplaced == [], "place these in STAGES and docs/architecture.md"
+def test_the_module_map_lists_every_module_and_only_those() -> None:
+    assert sorted(set(modules()) - set(STAGES)) == [], "place these in the module map of docs/architecture.md"
+    assert sorted(set(STAGES) - set(modules())) == [], "the module map of docs/architecture.md lists modules that do not exist"
+
+
+@pytest.mark.parametrize("module", sorted(modules()))
+def test_an_import_below_the_top_says_why(module: str) -> None:
+    """Imports go at the top; one made in a function or under ``TYPE_CHECKING`` names its start-up cost."""
+    text = modules()[module].read_text(encoding="utf-8")
+    tree, lines = ast.parse(text), text.splitlines()
+    top = {id(node) for node in tree.body}
+    unexplained = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            top |= {id(child) for child in node.body}
+            if "# start-up:" not in lines[node.lineno - 1]:
+                unexplained.append(f"{node.lineno}: if TYPE_CHECKING")
+        elif isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in top and "# start-up:" not in lines[node.lineno - 1]:
+            unexplained.append(f"{node.lineno}: {ast.unparse(node)}")
+    assert unexplained == [], "move these to the top, or say `# start-up: why` on the line"
 
 
 @pytest.mark.parametrize("module", sorted(modules()))
@@ -97,8 +119,8 @@ def test_only_the_runtime_loads_llama_cpp(module: str) -> None:
 
 
 def import_loops(lazy: bool) -> list[list[str]]:
-    """Cycles in the graph of imports (module level only, or with lazy ones too); the public
-    package ``formatlock`` itself is left out: every module is below it."""
+    """Cycles in the graph of imports (module level only, or every import); the public package
+    ``formatlock`` itself is left out: every module is below it."""
     known = set(modules())
     graph = {}
     for module, path in modules().items():
@@ -126,5 +148,4 @@ def import_loops(lazy: bool) -> list[list[str]]:
 
 def test_no_import_loop() -> None:
     assert import_loops(lazy=False) == []
-    assert import_loops(lazy=True) == []  # not even through imports made inside functions
-
+    assert import_loops(lazy=True) == []  # not even through imports made inside functions or for type checking

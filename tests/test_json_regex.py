@@ -19,16 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from formatlock.automata.fsm import LazyDFA
-from formatlock.compile.json_regex import (
-    EAGER_INDEX_LIMITS,
-    MASK,
-    RESAMPLE,
-    UNSUPPORTED,
-    CompiledSchema,
-    Limits,
-    compile_schema,
-)
-from formatlock.compile.regexes import FORMATS
+from formatlock.compile.compiled import EAGER_INDEX_LIMITS, MASK, RESAMPLE, UNSUPPORTED, CompiledSchema, Limits
+from formatlock.compile.fragments.formats import FORMATS
+from formatlock.compile.json_regex import compile_schema
 from formatlock.schema.loading import load_schema, validator_class
 from formatlock.schema.references import local_registry
 from formatlock.schema.validation import Validator
@@ -197,6 +190,7 @@ def assert_sound(schema: Any, compiled: CompiledSchema, data: st.DataObject, dra
 _settings = settings(max_examples=EXAMPLES or 120, deadline=None, suppress_health_check=list(HealthCheck))
 
 
+@pytest.mark.slow
 @_settings
 @given(schemas, st.data())
 def test_every_matched_text_meets_the_masked_keywords(schema: Any, data: st.DataObject) -> None:
@@ -208,6 +202,7 @@ def test_every_matched_text_meets_the_masked_keywords(schema: Any, data: st.Data
     assert_sound(schema, compiled, data)
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES // 4 or 30, deadline=None, suppress_health_check=list(HealthCheck))
 @given(schemas, st.data())
 def test_default_and_eager_limits_are_sound_too(schema: Any, data: st.DataObject) -> None:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -22,6 +24,7 @@ def test_ruff_passes() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_mypy_passes() -> None:
     """The package's types check (files and settings in pyproject.toml; the cache stays out of the tree)."""
     result = subprocess.run([_tool("mypy"), "--cache-dir", "/dev/null"], cwd=ROOT, capture_output=True, text=True)

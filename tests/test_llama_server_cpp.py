@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from test_server_backend import FLAG, PROMPTS, generate_four_at_once, with_dialect
 
 from formatlock.generation import generate_results
 from formatlock.runtime.backends.server import Server
 from formatlock.schema.loading import bundled_names, load_schema
 from formatlock.schema.validation import Validator
+
+pytestmark = pytest.mark.slow  # starts llama.cpp's C++ server
 
 
 def test_auto_probes_llama_server_to_formatlocks_grammar(cpp_llama_server) -> None:  # noqa: ANN001

@@ -108,6 +108,7 @@ def test_prompt_only_rate_is_a_dash_without_wrapped_calls(home: Path) -> None:
     assert code == 0 and out.splitlines()[2].split()[-1] == "-"
 
 
+@pytest.mark.slow
 def test_each_call_records_where_its_constraint_was_enforced_and_what_rested_on_the_check() -> None:
     tags = {"title": "Tags", "type": "object", "required": ["tags"], "additionalProperties": False,
             "properties": {"tags": {"type": "array", "items": {"enum": ["a", "b", "c"]}, "uniqueItems": True,

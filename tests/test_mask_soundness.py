@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from formatlock.automata.fsm import LazyDFA
-from formatlock.compile.json_regex import MASK, RESAMPLE, compile_schema
+from formatlock.compile.compiled import MASK, RESAMPLE
+from formatlock.compile.json_regex import compile_schema
 from formatlock.schema.loading import load_schema
 from formatlock.schema.validation import Validator
 
@@ -23,6 +24,7 @@ from schema_strategies import property_settings, recursive_tree, schemas
 _settings = property_settings(60)
 
 
+@pytest.mark.slow
 @_settings
 @given(schema=schemas, data=st.data())
 def test_every_masked_text_validates(schema: dict, data: st.DataObject) -> None:
@@ -70,7 +72,7 @@ def test_resampled_keywords_are_reported() -> None:
 @pytest.mark.parametrize("pattern", [r"(a)\1", r"(?=a)b", r"(?i)abc"])
 def test_unsupported_regex_constructs_are_compile_errors(pattern: str) -> None:
     """Inside the compiler they are refusals; only the user-regex entry words them as UsageError."""
-    from formatlock.constraints import for_regex
+    from formatlock.compile.constraints import for_regex
     from formatlock.errors import CompileError, UsageError
 
     with pytest.raises(CompileError):

@@ -11,12 +11,13 @@ from click.testing import CliRunner
 from formatlock import generation
 from formatlock.cli import cli
 from formatlock.cli.probe_cmd import _show_comparison
+from formatlock.compile.constraints import schema_instruction
 from formatlock.enforce import enforce
 from formatlock.errors import Attempt, EnforcementError, Issue
+from formatlock.finetune import probe as probe_module
 from formatlock.finetune.inputs import Input
 from formatlock.finetune.probe import FINE_TUNE, RELIABLE, failure_kind, probe
 from formatlock.runtime.decoding import Decoded
-from formatlock.runtime.prompting import schema_instruction
 from formatlock.schema.loading import load_schema
 
 from conftest import TinyAdapter
@@ -54,8 +55,8 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
             raise EnforcementError("no valid output", [Attempt("{", [Issue("", "maxTokens", "cut off")], True)])
         return []
 
-    monkeypatch.setattr(generation, "generate_text", generate_text)
-    monkeypatch.setattr(generation, "run", run)
+    monkeypatch.setattr(probe_module, "generate_text", generate_text)  # the names as the probe calls them
+    monkeypatch.setattr(probe_module, "run", run)
     return calls
 
 
@@ -67,6 +68,7 @@ def test_failure_kind_from_keywords(keywords: list[str], kind: str) -> None:
     assert failure_kind([Issue("/a", k, "m") for k in keywords]) == kind
 
 
+@pytest.mark.slow
 def test_probe_counts_rates_kinds_and_refusals(fake_model: dict[str, list]) -> None:
     inputs = [Input(f"person {i}", {"id": i}) for i in range(4)]
     report = probe(load_schema(PERSON), inputs, n=2, threshold=0.3, temperature=0.7, seed=10, max_tokens=64)
@@ -86,12 +88,14 @@ def test_probe_counts_rates_kinds_and_refusals(fake_model: dict[str, list]) -> N
     json.dumps(data)
 
 
+@pytest.mark.slow
 def test_an_unsupported_schema_fails_every_constrained_sample_without_crashing(fake_model: dict[str, list]) -> None:
     report = probe(load_schema({"type": "integer", "minimum": 5, "maximum": 1}), [Input("x")], n=2)
     assert report.constrained.rate == 0 and dict(report.constrained.kinds) == {"unsupported schema": 2}
     assert report.verdict == FINE_TUNE and not fake_model["constrained"]
 
 
+@pytest.mark.slow
 def test_cli_json_text_and_exit_codes(tmp_path: Path, fake_model: dict[str, list]) -> None:
     schema = tmp_path / "person.json"
     schema.write_text(json.dumps(PERSON))
@@ -149,6 +153,7 @@ def test_usage_errors_exit_2_with_one_line(args: list[str], message: str) -> Non
     assert result.exit_code == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_probe_on_the_embedded_model(tmp_path: Path) -> None:
     """Two inputs, one sample each: the constrained side is always valid, the counts add up."""
     schema = tmp_path / "flag.json"
@@ -185,6 +190,7 @@ def test_reply_settled(text: str, settled: bool) -> None:
         assert extract_json(text + " More words.") == judged
 
 
+@pytest.mark.slow
 def test_prompt_only_sampling_stops_once_the_reply_is_settled() -> None:
     from formatlock.schema.parsing import reply_settled
 
@@ -204,6 +210,7 @@ def test_prompt_only_sampling_stops_once_the_reply_is_settled() -> None:
     assert not any(settled(text) for text in seen[:-1])  # it stopped at the first settled text
 
 
+@pytest.mark.slow
 def test_compare_probes_base_and_adapter_on_the_same_inputs(tmp_path: Path, tiny_adapter: TinyAdapter,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     adapter = tiny_adapter.out / "adapter.gguf"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from llama_cpp.llama_chat_format import MISTRAL_INSTRUCT_CHAT_TEMPLATE
 
-from formatlock import constraints
+from formatlock.compile import constraints
 from formatlock.errors import UsageError
 from formatlock.generation import run
 from formatlock.runtime.models import Model, load_model
@@ -29,6 +29,7 @@ def test_instruction_leads_in_a_system_message() -> None:
     assert as_messages("Hi") == [{"role": "user", "content": "Hi"}]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_name", ["smollm2", "gemma3-270m"])
 def test_prompts_on_one_schema_share_the_prefix_up_to_the_users_words(model_name: str) -> None:
     model = load_model(model_name)
@@ -42,6 +43,7 @@ def test_prompts_on_one_schema_share_the_prefix_up_to_the_users_words(model_name
     ).index("Write one example.")
 
 
+@pytest.mark.slow
 def test_a_template_without_a_system_role_gets_the_instruction_in_the_first_user_turn() -> None:
     default = load_model("smollm2")
     model = Model("mistral-template", default.path, n_ctx=512)
@@ -55,6 +57,7 @@ def test_a_template_without_a_system_role_gets_the_instruction_in_the_first_user
         model.llm.close()
 
 
+@pytest.mark.slow
 def test_a_cached_prefix_is_reused_and_changes_nothing() -> None:
     model = load_model("smollm2")
     constraint = constraints.for_schema(SCHEMA)

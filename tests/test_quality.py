@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from formatlock.cli import cli
@@ -90,6 +91,7 @@ def test_text_cut_at_its_limit_or_in_a_loop_is_flagged() -> None:
     assert any(str(w).startswith("/title: 1 of 2 targets are cut at their length limit") for w in report.warnings)
 
 
+@pytest.mark.slow
 def test_strict_export_drops_the_flagged_examples_and_the_manifest_says_so(tmp_path: Path, home: Path) -> None:
     rows = targets(6)
     for i in (1, 4):

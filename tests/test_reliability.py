@@ -92,6 +92,7 @@ def test_dangling_ref_in_enforce_output_is_a_schema_error() -> None:
         ask("x")
 
 
+@pytest.mark.slow
 def test_a_corrupt_call_log_is_one_line_for_log_and_export(home: Path, tmp_path: Path) -> None:
     home.mkdir(parents=True)
     (home / "calls.sqlite3").write_bytes(b"this is not a database" * 100)
@@ -138,6 +139,7 @@ def test_check_schema_on_anything_exits_with_a_code_not_a_traceback(tmp_path: Pa
 
 # -- 4. Ctrl-C keeps finished work and says so with exit 130 --------------------------------------
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_outputs_already_made_and_exits_130() -> None:
     command = [sys.executable, "-m", "formatlock.cli", "generate", "--schema", "product_review", "-n", "8",
                "--seed", "3", "The kettle boils fast but the lid broke after a week"]
@@ -155,6 +157,7 @@ def test_ctrl_c_keeps_the_outputs_already_made_and_exits_130() -> None:
     assert len(produced) < 8 and all(validator.is_valid(json.loads(line)) for line in produced)
 
 
+@pytest.mark.slow
 def test_progress_is_a_line_per_step_on_stderr_off_a_terminal(tmp_path: Path) -> None:
     inputs = tmp_path / "in.txt"
     inputs.write_text("My invoice is wrong\nThe app crashes\n")

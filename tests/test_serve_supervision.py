@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # starts model servers
+
 # A "server" that ignores SIGTERM, as one stuck in llama.cpp's grammar engine does, and writes its pid.
 STUCK = "import os, signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); " \
         "open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(120)"

@@ -18,9 +18,9 @@ import pytest
 from click.testing import CliRunner
 from pydantic import BaseModel
 
-from formatlock import constraints
 from formatlock.calllog import CallLog
 from formatlock.cli import cli
+from formatlock.compile import constraints
 from formatlock.enforce import enforce
 from formatlock.errors import EnforcementError, ModelError, ServerError, UnsupportedSchemaError, UsageError
 from formatlock.finetune.inputs import Input
@@ -32,6 +32,8 @@ from formatlock.schema.loading import bundled_names, load_schema
 from formatlock.schema.validation import Validator
 
 from conftest import completion, free_port
+
+pytestmark = pytest.mark.slow  # starts a model server
 
 FLAG = {"title": "Flag", "type": "object", "properties": {"urgent": {"type": "boolean"}}, "required": ["urgent"],
         "additionalProperties": False}

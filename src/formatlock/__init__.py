@@ -7,6 +7,7 @@ each step has its own module. The public API is re-exported here and imported la
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 from .schema.formats import defer_slow_imports
@@ -42,7 +43,5 @@ _LAZY = {"generate": "generation", "generate_results": "generation", "CallLog": 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from importlib import import_module
-
         return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'formatlock' has no attribute {name!r}")

@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from . import settings
-from .errors import FormatlockError, InputError, Issue, UsageError
-from .runtime.backends.base import Enforced
+from .errors import Enforced, FormatlockError, InputError, Issue, UsageError
 from .schema import json_text
 from .schema.loading import Schema, load_schema
 

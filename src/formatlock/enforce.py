@@ -22,8 +22,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from . import arguments, calllog
 from .calllog import LoggedAttempt, Mode
-from .errors import Attempt, EnforcementError, RefusedError, UsageError
-from .runtime.backends.base import Enforced
+from .errors import Attempt, Enforced, EnforcementError, RefusedError, UsageError
 from .runtime.prompting import Prompt, feedback_text
 from .schema import json_text
 from .schema.loading import Schema, load_schema
@@ -318,8 +317,8 @@ class _Call:
 
 def _generate_locally(call: _Call, prompt: Prompt, local: _Local, mode: Mode) -> Any:
     """Answer ``prompt`` with constrained decoding on the local model, logging its attempts."""
-    from .generation import generate_results
-    from .runtime.backends import open_backend
+    from .generation import generate_results  # start-up: `import formatlock` loads this module
+    from .runtime.backends import open_backend  # start-up: `import formatlock` loads this module
 
     started = time.perf_counter()
     try:
@@ -337,7 +336,7 @@ def _generate_locally(call: _Call, prompt: Prompt, local: _Local, mode: Mode) ->
 
 async def _in_thread(func: Callable[..., Any], *args: Any) -> Any:
     """Run blocking work (generation) in a worker thread, keeping the event loop free."""
-    import asyncio  # only async callers get here, and they have it loaded; keeps `import formatlock` light
+    import asyncio  # start-up: only async callers get here, and they have it loaded
 
     return await asyncio.to_thread(func, *args)
 

@@ -1,17 +1,15 @@
-"""The one exception hierarchy of formatlock.
+"""The one exception hierarchy of formatlock, and the records its errors carry.
 
 Every error a caller can meet derives from :class:`FormatlockError`. Each class carries the
 CLI exit code it maps to, so the CLI turns any of them into a one-line message and a code
-without a traceback.
+without a traceback. An :class:`EnforcementError` carries each :class:`Attempt` (its
+:class:`Issue` list) and where the constraint was :class:`Enforced`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .runtime.backends.base import Enforced
+from typing import Any
 
 
 class FormatlockError(Exception):
@@ -71,6 +69,26 @@ class Attempt:
         return not self.errors and not self.truncated
 
 
+@dataclass(frozen=True)
+class Enforced:
+    """Where one call's constraint was enforced: ``by`` what, while decoding (``mask``: formatlock's
+    mask; ``server:D``: a server in dialect D, ``server:gbnf`` being formatlock's own grammar; ``none``),
+    and the keyword uses, (pointer, keyword), that rested on the check after decoding alone
+    (``checked``; None where that is not known: it depends on the server's backend or model)."""
+
+    by: str
+    checked: tuple[tuple[str, str], ...] | None = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        checked = None if self.checked is None else [{"pointer": p, "keyword": k} for p, k in self.checked]
+        return {"by": self.by, "checked": checked}
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> Enforced:
+        checked = value.get("checked")
+        return cls(str(value["by"]), None if checked is None else tuple((c["pointer"], c["keyword"]) for c in checked))
+
+
 class EnforcementError(FormatlockError):
     """The guarantee could not be met: no schema-valid output was produced.
 
@@ -120,4 +138,3 @@ class CompileError(RefusedError):
 
 class DecodingError(EnforcementError):
     """The constrained decoder could not run (e.g. the mask could not be applied)."""
-

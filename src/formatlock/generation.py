@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import arguments, constraints, settings
-from .constraints import Constraint
-from .errors import Attempt, EnforcementError, Issue
+from . import arguments, settings
+from .compile import constraints
+from .compile.constraints import Constraint
+from .errors import Attempt, Enforced, EnforcementError, Issue
 from .runtime.backends import Backend, Decoded, masks_locally, open_backend
-from .runtime.backends.base import Enforced
 from .runtime.models import Model
 from .runtime.prompting import Prompt
 from .schema.validation import typed
@@ -55,7 +55,7 @@ def generate(
 ) -> list[Any]:
     """``n`` documents that validate against ``schema`` (Pydantic instances for a Pydantic model).
 
-    ``schema`` is anything :func:`~formatlock.constraints.for_output_type` takes (a JSON Schema,
+    ``schema`` is anything :func:`~formatlock.compile.constraints.for_output_type` takes (a JSON Schema,
     a Pydantic model, ``Literal[...]``, Outlines' ``JsonSchema``/``Regex``); ``model`` a model
     reference, a server URL ``http://HOST:PORT/v1#NAME``, a Backend or an Outlines model.
     """
@@ -178,5 +178,3 @@ def _judge(constraint: Constraint, decoded: Decoded, budget: int) -> tuple[Any, 
     if issues or constraint.schema is None:
         return value, issues
     return typed(constraint.schema, value)
-
-

@@ -1,5 +1,5 @@
 """Sets of code points as sorted, merged ``(lo, hi)`` ranges, shared by the regex builder
-(:mod:`formatlock.compile.regexes`) and the automaton (:mod:`formatlock.automata.fsm`)."""
+(:mod:`formatlock.compile.fragments`) and the automaton (:mod:`formatlock.automata.fsm`)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The five generation paths the benchmarks compare, behind one small interface.
 
 Each engine gets the same rendered prompt (the model's chat template and the schema instruction
-from :mod:`formatlock.runtime.prompting`), greedy or seeded sampling, and the same token budget.
+from :mod:`formatlock.compile.constraints`), greedy or seeded sampling, and the same token budget.
 ``prepare`` compiles a constraint and reports its time; ``run`` generates one output.
 """
 
@@ -11,12 +11,23 @@ import json
 import time
 from typing import Any
 
+import llama_cpp
+import llguidance
+import numpy as np
+import outlines
+from outlines.types import JsonSchema
+
+from ..compile.constraints import for_schema, schema_instruction
+from ..errors import EnforcementError, RefusedError
+from ..generation import run
+from ..runtime.backends.local import decoder_for
+from ..runtime.backends.server import Server, parse_ref
+from ..runtime.guide import Guide, guide
+from ..runtime.masks import Grammar, for_model
 from ..runtime.models import load_model
-from ..runtime.prompting import render, schema_instruction
+from ..runtime.prompting import prompt_tokens, render
 
 RUN_TIMEOUT_S = 120  # formatlock refuses (typed) past this; the workers are killed only later
-ENGINES = ("formatlock", "llguidance", "outlines", "llama-grammar", "unconstrained")  # on a local model
-SERVER_ENGINES = ("server", "server-prompt-only")  # on a server model (with "formatlock" on a local one beside it)
 
 
 class _Engine:
@@ -78,19 +89,14 @@ class Unconstrained(_Completion):
 
 class LlamaGrammar(_Completion):
     def _compile(self, schema: Any) -> None:
-        from llama_cpp import LlamaGrammar as Grammar
-
         self.schema = schema
-        self.grammar = Grammar.from_json_schema(json.dumps(schema), verbose=False)
+        self.grammar = llama_cpp.LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
 
 
 class Outlines(_Engine):
     """Plain ``outlines.Generator`` on the same llama.cpp model."""
 
     def _compile(self, schema: Any) -> None:
-        import outlines
-        from outlines.types import JsonSchema
-
         self.schema = schema
         self.generator = outlines.Generator(outlines.from_llamacpp(self.model.llm, chat_mode=False),
                                             JsonSchema(json.dumps(schema)))
@@ -107,17 +113,10 @@ class Llguidance(_Engine):
     decoding loop; no budget guard, since llguidance knows no distance to acceptance."""
 
     def __init__(self, model: str) -> None:
-        from ..runtime.masks import for_model
-
         super().__init__(model)
         self.masks = for_model(self.model)  # the tokenizer: once per model, not part of any compile
 
     def _compile(self, schema: Any) -> None:
-        import llguidance
-
-        from ..runtime.decoding import Guide
-        from ..runtime.masks import Grammar
-
         self.schema = schema
         grammar = llguidance.LLMatcher.grammar_from_json_schema(
             schema, defaults={"whitespace_flexible": False, "item_separator": ",", "key_separator": ":"})
@@ -127,10 +126,6 @@ class Llguidance(_Engine):
         self.guide = Guide(Grammar(self.masks, matcher), reach=lambda: 0, max_bytes=None, automaton=None)
 
     def _generate(self, text: str, max_tokens: int, seed: int, temperature: float) -> tuple[str, int, int]:
-        import numpy as np
-
-        from ..runtime.backends.local import decoder_for
-
         tokens = self.model.llm.tokenize(text.encode("utf-8"), special=True)
         decoded = decoder_for(self.model).run(tokens, self.guide, max_tokens=max_tokens, temperature=temperature,
                                              rng=np.random.default_rng(seed))
@@ -142,22 +137,16 @@ class Formatlock(_Engine):
 
     def __init__(self, model: str) -> None:
         super().__init__(model)
-        from ..runtime.masks import for_model
-
         self.model.vocabulary  # noqa: B018 - built once per model, not part of any schema's compile
         for_model(self.model)  # the mask engine's tokenizer: likewise once per model
 
     def _compile(self, schema: Any) -> None:
-        from ..constraints import for_schema
-
         self.schema = schema
         self.constraint = for_schema(schema)
-        self.constraint.guide(self.model)
+        guide(self.constraint, self.model)
 
     def run(self, prompt: str, max_tokens: int, seed: int, temperature: float = 0.0) -> dict[str, Any]:
         """One output; the token budget comes from the schema (formatlock never truncates a valid output)."""
-        from ..runtime.prompting import prompt_tokens
-
         prefill = self._prefill(prompt_tokens(self.model, prompt, self.constraint.instruction))
         return _guaranteed(self.constraint, prompt, self.model, prefill, temperature=temperature, seed=seed)
 
@@ -169,16 +158,12 @@ class ServerPath(_Engine):
     dialect = "auto"
 
     def __init__(self, model: str) -> None:
-        from ..runtime.backends.server import Server, parse_ref
-
         url, name, _ = parse_ref(model)
         self.backend = Server(url, name, dialect=self.dialect)
         self.backend.open()  # the model check and the dialect probe: once, not part of any compile
         self.schema = None
 
     def _compile(self, schema: Any) -> None:
-        from ..constraints import for_schema
-
         self.schema = schema
         self.constraint = for_schema(schema, masked=False)
 
@@ -199,9 +184,6 @@ class ServerPromptOnly(ServerPath):
 def _guaranteed(constraint: Any, prompt: str, model: Any, prefill: float, **options: Any) -> dict[str, Any]:
     """One output of formatlock's guarantee loop on ``model`` as a bench row (``prefill`` seconds
     already spent); a typed failure or refusal is reported in the row, not raised."""
-    from ..errors import EnforcementError, RefusedError
-    from ..generation import run
-
     started = time.perf_counter()
     try:
         result = run(constraint, prompt, model=model, timeout=RUN_TIMEOUT_S, **options)[0]

@@ -7,11 +7,13 @@ is replaced, and the job is reported as ``timeout`` or ``crash`` instead of taki
 from __future__ import annotations
 
 import multiprocessing
+import resource
 from multiprocessing.connection import Connection
 from typing import Any
 
 from .. import errors
-from ..errors import ModelError
+from ..errors import FormatlockError, ModelError
+from .engines import make_engine
 
 _MB = 2**20
 
@@ -33,10 +35,7 @@ def _reset_peak_rss() -> None:
 
 
 def _serve(conn: Connection, engine: str, model: str, memory_mb: int) -> None:
-    import resource
-
     resource.setrlimit(resource.RLIMIT_AS, (memory_mb * _MB, memory_mb * _MB))
-    from .engines import make_engine
 
     try:
         runner = make_engine(engine, model)
@@ -55,7 +54,6 @@ def _serve(conn: Connection, engine: str, model: str, memory_mb: int) -> None:
         except MemoryError:
             result = {"error": "out of memory"}
         except Exception as exc:  # noqa: BLE001 - engines raise anything; the benchmark records it
-            from ..errors import FormatlockError
 
             result = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300],
                       "typed": isinstance(exc, FormatlockError)}

@@ -18,10 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import UsageError
+from ..runtime.backends import is_server_ref
 from ..schema.loading import load_schema
 from ..schema.validation import Validator
-from .engines import ENGINES, SERVER_ENGINES
 from .isolation import Isolated
+from .paths import ENGINES, SERVER_ENGINES
 
 WARM_UP_PROMPT = "Write one example."
 PROMPTS = (
@@ -45,8 +47,6 @@ def bench(
 
     With a server ``model``, the server paths run on it and the local paths on ``local_model``.
     """
-    from ..runtime.backends import is_server_ref
-
     def model_of(path: str) -> str:
         return model if path in SERVER_ENGINES or not is_server_ref(model) else local_model
 
@@ -107,13 +107,11 @@ def _measure(name: str, document: Any, workers: dict[str, Isolated], validator: 
 def plotting() -> Any:
     """matplotlib's pyplot, or a UsageError saying how to install it (asked before a run, not after)."""
     try:
-        import matplotlib
+        import matplotlib  # start-up: only a plot loads matplotlib
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # start-up: only a plot loads matplotlib
     except ImportError:
-        from ..errors import UsageError
-
         raise UsageError("--plot needs matplotlib: pip install 'formatlock[plot]'") from None
     return plt
 

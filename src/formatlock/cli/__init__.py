@@ -7,6 +7,8 @@ error's exit code; tracebacks are for bugs only.
 
 from __future__ import annotations
 
+import importlib
+import warnings
 from typing import Any
 
 import click
@@ -47,8 +49,6 @@ def cli() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    import warnings
-
     def one_line(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
         click.echo(f"formatlock: warning: {message}", err=True)
 
@@ -61,8 +61,6 @@ COMMANDS = ("bench", "check_schema", "export", "finetune", "generate", "log", "m
 
 def _register() -> None:
     """Add each command of :data:`COMMANDS` (module ``NAME_cmd``); command modules import model libraries lazily."""
-    import importlib
-
     for name in COMMANDS:
         cli.add_command(importlib.import_module(f"{__name__}.{name}_cmd").command)
 

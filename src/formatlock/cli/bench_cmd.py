@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..benchmark.engines import ENGINES, SERVER_ENGINES
+from ..benchmark.paths import ENGINES, SERVER_ENGINES
 from ..errors import UsageError
 
 
@@ -48,9 +48,9 @@ def command(schemas: tuple[str, ...], model: str, local_model: str, n: int, path
       formatlock bench --output json --plot bench.png
       formatlock bench -m 'http://127.0.0.1:8080/v1#smollm2' -n 4
     """
-    from ..benchmark.speed import bench, plot, plotting
-    from ..runtime.backends import is_server_ref
-    from ..schema.loading import bundled_names
+    from ..benchmark.speed import bench, plot, plotting  # start-up: every command module loads for --help
+    from ..runtime.backends import is_server_ref  # start-up: every command module loads for --help
+    from ..schema.loading import bundled_names  # start-up: every command module loads for --help
 
     if plot_file:
         plotting()  # before the run: a missing matplotlib is refused now, not after minutes of work

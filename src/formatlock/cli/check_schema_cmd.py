@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..runtime.backends.dialects import DIALECTS
+from ..runtime.backends.dialect_names import DIALECTS
 
 
 @click.command("check-schema")
@@ -36,9 +36,9 @@ def command(schema_ref: str, output: str, server_dialect: str | None) -> None:
     \b
     Exit codes: 0 generation supported, 1 not supported, 2 invalid schema.
     """
-    from ..compile.json_regex import compile_schema
-    from ..runtime.backends.dialects import unenforced
-    from ..schema.loading import load_schema, unknown_keywords
+    from ..compile.json_regex import compile_schema  # start-up: every command module loads for --help
+    from ..runtime.backends.dialects import unenforced  # start-up: every command module loads for --help
+    from ..schema.loading import load_schema, unknown_keywords  # start-up: every command module loads for --help
 
     schema = load_schema(schema_ref)
     compiled = compile_schema(schema.document)

@@ -86,10 +86,10 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, fmt: str, 
          (a given target that is not schema-valid included)
       3  the teacher's server failed; what was made is kept for --resume
     """
-    from ..finetune.datasets import export
-    from ..finetune.inputs import one_source, read_inputs
-    from ..finetune.quality import SMALL_DATASET
-    from ..schema.loading import load_schema
+    from ..finetune.datasets import export  # start-up: every command module loads for --help
+    from ..finetune.inputs import one_source, read_inputs  # start-up: every command module loads for --help
+    from ..finetune.quality import SMALL_DATASET  # start-up: every command module loads for --help
+    from ..schema.loading import load_schema  # start-up: every command module loads for --help
 
     one_source(inputs_path, from_log)
     schema = load_schema(schema_ref)

@@ -44,7 +44,7 @@ def command(data_dir: Path, model: str | None, out_dir: Path | None, epochs: int
       2  usage error, no finished dataset, the train extra missing, a model that cannot be adapted
       130  interrupted: no adapter is taken as finished
     """
-    from ..finetune.train import Settings, finetune
+    from ..finetune.train import Settings, finetune  # start-up: every command module loads for --help
 
     settings = Settings(epochs=epochs, rank=rank, learning_rate=learning_rate, max_examples=max_examples, seed=seed)
     if quiet:

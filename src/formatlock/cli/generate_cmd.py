@@ -13,8 +13,8 @@ from ..finetune.inputs import Input, read_inputs
 from ..schema import json_text
 from .options import concurrency_option, inputs_option, lora_option, model_option
 
-if TYPE_CHECKING:
-    from ..constraints import Constraint
+if TYPE_CHECKING:  # start-up: every command module loads for --help
+    from ..compile.constraints import Constraint
     from ..generation import Result
 
 
@@ -77,10 +77,10 @@ def command(
       3  the model's server failed (unreachable, timed out, refused the request)
       130  interrupted (Ctrl-C): the outputs finished before it are printed
     """
-    from .. import constraints
-    from ..generation import run
-    from ..runtime.backends import masks_locally, open_backend
-    from ..runtime.models import with_adapter
+    from ..compile import constraints  # start-up: every command module loads for --help
+    from ..generation import run  # start-up: every command module loads for --help
+    from ..runtime.backends import masks_locally, open_backend  # start-up: every command module loads for --help
+    from ..runtime.models import with_adapter  # start-up: every command module loads for --help
 
     given = [x for x in (schema_ref, regex, choices or None) if x]
     if len(given) != 1:
@@ -117,9 +117,9 @@ def command(
 def _generate_each(constraint: Constraint, inputs: list[Input], options: dict[str, Any],
                    shown: Callable[[Result], object], workers: int) -> None:
     """One JSON line per input, in order; exit code 1 when any input got no valid output."""
-    from ..errors import EnforcementError, RefusedError
-    from ..fanout import ordered
-    from ..generation import run
+    from ..errors import EnforcementError, RefusedError  # start-up: every command module loads for --help
+    from ..fanout import ordered  # start-up: every command module loads for --help
+    from ..generation import run  # start-up: every command module loads for --help
 
     def answer(item: Input) -> dict[str, Any]:
         made: list[Result] = []

@@ -7,8 +7,7 @@ import json
 import click
 
 from ..calllog import CallLog, SchemaStats
-from ..errors import UsageError
-from ..runtime.backends.base import Enforced
+from ..errors import Enforced, UsageError
 from .options import table
 
 _COLUMNS = ("SCHEMA", "ID", "CALLS", "VALID CALLS", "ATTEMPTS", "VALID ATTEMPTS", "PROMPT-ONLY VALID", "ENFORCED BY")

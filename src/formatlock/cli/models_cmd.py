@@ -22,7 +22,7 @@ def command(output: str, path_of: str | None) -> None:
       formatlock models
       formatlock serve --model smollm2 --port 8080
     """
-    from ..runtime.models import DEFAULT_MODEL, KNOWN_MODELS, resolve
+    from ..runtime.models import DEFAULT_MODEL, KNOWN_MODELS, resolve  # start-up: every command module loads for --help
 
     if path_of is not None:
         click.echo(str(resolve(path_of)[1]))
@@ -44,7 +44,7 @@ def command(output: str, path_of: str | None) -> None:
     click.echo("  <path>.gguf   any GGUF model file")
     click.echo("  http://HOST:PORT/v1#NAME   a model on an OpenAI-compatible server (docs/servers.md)")
     if any(row["available"] for row in rows):
-        from ..runtime.models import host_decision
+        from ..runtime.models import host_decision  # start-up: every command module loads for --help
 
         made = host_decision()
         click.echo(f"\nllama.cpp here: extra CPU buffer types {'on' if made.extra else 'off'} ({made.reason})")

@@ -70,11 +70,16 @@ def command(schema_ref: str, inputs_path: str | None, from_log: bool, n: int, th
       2  usage error, bad schema, unreadable inputs or model, empty call log
       3  the model's server failed (unreachable, timed out, refused the request)
     """
-    from ..errors import UsageError
-    from ..finetune.inputs import one_source, read_inputs
-    from ..finetune.probe import RELIABLE, ProbeReport, probe, probe_from_log
-    from ..runtime.models import check_reference, with_adapter
-    from ..schema.loading import load_schema
+    from ..errors import UsageError  # start-up: every command module loads for --help
+    from ..finetune.inputs import one_source, read_inputs  # start-up: every command module loads for --help
+    from ..finetune.probe import (  # start-up: every command module loads for --help
+        RELIABLE,
+        ProbeReport,
+        probe,
+        probe_from_log,
+    )
+    from ..runtime.models import check_reference, with_adapter  # start-up: every command module loads for --help
+    from ..schema.loading import load_schema  # start-up: every command module loads for --help
 
     one_source(inputs_path, from_log)
     if compare is not None and (from_log or lora is not None):

@@ -42,14 +42,18 @@ def command(model: str | None, alias: str | None, host: str, port: int, server_a
       formatlock serve --model ./my-model.gguf --alias mine --port 8080 --n_ctx 4096
       formatlock generate --schema invoice -m 'http://127.0.0.1:8000/v1#smollm2' "Invoice ACME ..."
     """
-    from ..runtime import extra_buffers
-    from ..runtime.models import host_decision, is_server_ref, resolve
-    from ..runtime.threads import Governor
+    from ..runtime import extra_buffers  # start-up: every command module loads for --help
+    from ..runtime.models import (  # start-up: every command module loads for --help
+        host_decision,
+        is_server_ref,
+        resolve,
+    )
+    from ..runtime.threads import Governor  # start-up: every command module loads for --help
 
     if is_server_ref(model):
         raise UsageError("serve runs a local GGUF model; give its name or path, not a server URL")
     try:
-        from llama_cpp.server import __main__ as server
+        from llama_cpp.server import __main__ as server  # start-up: every command module loads for --help
     except ImportError:
         raise UsageError("formatlock serve needs llama-cpp-python's server: pip install 'formatlock[server]'") from None
     name, path = resolve(model)
@@ -94,6 +98,6 @@ def _supervise(command: list[str]) -> int:
 def _die_with_parent() -> None:
     """In the worker, before it runs: SIGKILL when the supervising process dies (prctl, Linux only)."""
     with suppress(OSError, AttributeError):
-        import ctypes
+        import ctypes  # start-up: every command module loads for --help
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG

@@ -41,10 +41,10 @@ def command(schema_ref: str, output: str, no_formats: bool, max_errors: int | No
       1  at least one document is invalid or unparsable (or none, with --require-documents)
       2  usage error, unreadable file, invalid schema
     """
-    from ..schema.documents import iter_raw
-    from ..schema.loading import load_schema
-    from ..schema.validation import Validator
-    from .bulk import validate_stream
+    from ..schema.documents import iter_raw  # start-up: every command module loads for --help
+    from ..schema.loading import load_schema  # start-up: every command module loads for --help
+    from ..schema.validation import Validator  # start-up: every command module loads for --help
+    from .bulk import validate_stream  # start-up: every command module loads for --help
 
     validator = Validator(load_schema(schema_ref), formats=not no_formats)
     stdout = sys.stdout  # buffered when not a terminal: one write per batch, one flush at the end

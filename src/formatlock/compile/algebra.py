@@ -13,15 +13,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from .regexes import number_bounds
-
-# Keywords that never constrain output (annotations, and structure walked separately).
-ANNOTATIONS = frozenset({
-    "$schema", "$id", "id", "$comment", "$defs", "definitions", "title", "description", "default",
-    "examples", "deprecated", "readOnly", "writeOnly", "$anchor", "$dynamicAnchor", "$vocabulary",
-    "contentEncoding", "contentMediaType", "contentSchema", "$recursiveAnchor",
-})
-REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+from .fragments.numbers import number_bounds
+from .keywords import ANNOTATIONS, ITEM_SCHEMAS, LOWER_COUNTS, MEMBER_SCHEMAS, NUMBER_BOUNDS, REF_KEYWORDS, UPPER_COUNTS
 
 
 def json_key(value: Any) -> Any:
@@ -49,12 +42,6 @@ def ref_of(schema: dict[str, Any]) -> str | None:
 
 # -- conjunction -----------------------------------------------------------------------------
 
-_MIN_KEYS = {"minLength", "minItems", "minProperties", "minContains"}
-_MAX_KEYS = {"maxLength", "maxItems", "maxProperties", "maxContains"}
-_BOUND_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
-_ARRAY_KEYS = ("items", "prefixItems", "additionalItems")
-_OBJECT_KEYS = ("properties", "patternProperties", "additionalProperties")
-
 
 def conjoin(a: Any, b: Any) -> Any:
     """``a`` and ``b`` as one schema without merging them (``allOf`` unless one is trivial)."""
@@ -79,10 +66,10 @@ def merge_schemas(a: Any, b: Any) -> tuple[Any, bool]:
         return False, True
     if not isinstance(a, dict) or not isinstance(b, dict):
         return a, False
-    out = {k: v for k, v in a.items() if k not in _BOUND_KEYS}
+    out = {k: v for k, v in a.items() if k not in NUMBER_BOUNDS}
     exact = True
     for key, value in b.items():
-        if key in _BOUND_KEYS or key in _ARRAY_KEYS or key in _OBJECT_KEYS:
+        if key in NUMBER_BOUNDS or key in ITEM_SCHEMAS or key in MEMBER_SCHEMAS:
             continue
         if key not in out:
             out[key] = value
@@ -104,9 +91,9 @@ def merge_schemas(a: Any, b: Any) -> tuple[Any, bool]:
 
 def _merge_keyword(key: str, current: Any, value: Any) -> dict[str, Any] | None:
     """The merged value(s) for one keyword present on both sides; None when not expressible."""
-    if key in _MIN_KEYS and _is_number(current) and _is_number(value):
+    if key in LOWER_COUNTS and _is_number(current) and _is_number(value):
         return {key: max(current, value)}
-    if key in _MAX_KEYS and _is_number(current) and _is_number(value):
+    if key in UPPER_COUNTS and _is_number(current) and _is_number(value):
         return {key: min(current, value)}
     if key == "required":
         return {key: list(dict.fromkeys([*current, *value]))}
@@ -162,9 +149,9 @@ def _array_parts(schema: dict[str, Any]) -> tuple[list[Any], Any]:
 
 def _merge_arrays(out: dict[str, Any], a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Item schemas position by position (written as prefixItems/items); always exact."""
-    if not any(k in s for s in (a, b) for k in _ARRAY_KEYS):
+    if not any(k in s for s in (a, b) for k in ITEM_SCHEMAS):
         return True
-    for key in _ARRAY_KEYS:
+    for key in ITEM_SCHEMAS:
         out.pop(key, None)
     (prefix_a, rest_a), (prefix_b, rest_b) = _array_parts(a), _array_parts(b)
     length = max(len(prefix_a), len(prefix_b))
@@ -181,9 +168,9 @@ def _merge_arrays(out: dict[str, Any], a: dict[str, Any], b: dict[str, Any]) -> 
 def _merge_objects(out: dict[str, Any], a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Properties of both sides; a property only one side names must also meet the other side's
     additionalProperties. Exact unless patternProperties meet properties of the other side."""
-    if not any(k in s for s in (a, b) for k in _OBJECT_KEYS):
+    if not any(k in s for s in (a, b) for k in MEMBER_SCHEMAS):
         return True
-    for key in _OBJECT_KEYS:
+    for key in MEMBER_SCHEMAS:
         out.pop(key, None)
     props_a, props_b = a.get("properties", {}), b.get("properties", {})
     extra_a, extra_b = a.get("additionalProperties", True), b.get("additionalProperties", True)

@@ -16,9 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .algebra import ANNOTATIONS, json_key
-
-_CONDITIONAL_KEYS = frozenset({"if", "then", "else"})
+from .algebra import json_key
+from .keywords import ANNOTATIONS, CONDITIONAL
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ class Conditional:
 
 def as_conditional(schema: Any) -> Conditional | None:
     """``schema`` as a :class:`Conditional` when it is one (annotations aside), else None."""
-    if not isinstance(schema, dict) or "if" not in schema or not schema.keys() - ANNOTATIONS <= _CONDITIONAL_KEYS:
+    if not isinstance(schema, dict) or "if" not in schema or not schema.keys() - ANNOTATIONS <= set(CONDITIONAL):
         return None
     test = schema["if"]
     if not isinstance(test, dict) or not test.keys() - ANNOTATIONS <= {"properties", "required"}:

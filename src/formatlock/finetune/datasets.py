@@ -16,24 +16,28 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..calllog import CallLog
+from ..compile.constraints import for_schema
 from ..errors import EnforcementError, InputError, RefusedError, ServerError, UsageError
+from ..fanout import ordered
+from ..generation import run
+from ..runtime.backends import Backend, open_backend
+from ..runtime.models import Model, load_model
 from ..schema import json_text
 from ..schema.loading import Schema
-from . import dataset_formats
+from ..schema.validation import Validator
+from . import dataset_formats, quality
 from .headroom import DEFAULT as DEFAULT_HEADROOM
 from .headroom import tightened
 from .inputs import Input, Progress, no_progress
-
-if TYPE_CHECKING:
-    from ..calllog import CallLog
-    from ..runtime.backends import Backend
-    from ..runtime.models import Model
 
 
 @dataclass(frozen=True)
@@ -159,12 +163,6 @@ def teach(schema: Schema, prompts: list[str], checkpoint: Checkpoint, done: list
     sample). A server failure stops the export; every target made before it is in the
     checkpoint, for ``--resume``.
     """
-    import threading
-
-    from ..constraints import for_schema
-    from ..fanout import ordered
-    from ..generation import run
-
     finished = {e.prompt: e for e in done}
     todo = [p for p in dict.fromkeys(prompts) if p not in finished]
     constraint = for_schema(schema, masked=teacher.masks_locally)
@@ -211,8 +209,6 @@ def teach(schema: Schema, prompts: list[str], checkpoint: Checkpoint, done: list
 def given_targets(schema: Schema, inputs: list[Input]) -> dict[str, Example]:
     """The examples whose input came with its answer (a ``target`` key: a person's label, another
     system's output), by prompt; one that does not validate stops the export, naming its input."""
-    from ..schema.validation import Validator
-
     validator = Validator(schema)
     given: dict[str, Example] = {}
     for item in inputs:
@@ -232,8 +228,6 @@ def from_log(schema: Schema, log: CallLog | None = None) -> tuple[list[Example],
 
     A chat prompt contributes its last user message; calls logged without a prompt are left out.
     """
-    from ..calllog import CallLog
-
     examples, models = [], set()
     for attempt in (log or CallLog()).iter_attempts(schema_id=schema.id, valid=True):
         prompt = attempt.prompt
@@ -260,10 +254,6 @@ def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: st
     (:mod:`formatlock.finetune.quality`) go into the manifest; ``relabel`` samples a flagged target
     again up to that many times, and ``strict`` drops the examples still flagged.
     """
-    from ..runtime.backends import open_backend
-    from ..runtime.models import load_model
-    from . import quality
-
     if fmt not in dataset_formats.FORMATS:
         raise UsageError(f"unknown format {fmt!r}: use one of {', '.join(dataset_formats.FORMATS)}")
     if (out_dir / "manifest.json").exists() and not Checkpoint(out_dir).exists() and not force:
@@ -340,8 +330,6 @@ def export(schema: Schema, out_dir: Path, inputs: list[Input] | None, *, fmt: st
 def _checked_rows(schema: Schema, parts: dict[str, list[Example]], fmt: str, system: str,
                   counter: Model) -> dict[str, list[dict[str, Any]]]:
     """Each part rendered in ``fmt``, after validating every target again and running the upload checks."""
-    from ..schema.validation import Validator
-
     validator = Validator(schema)
 
     def count_tokens(text: str) -> int:
@@ -387,8 +375,6 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("formatlock")
     except PackageNotFoundError:

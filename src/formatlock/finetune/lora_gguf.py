@@ -13,6 +13,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+import gguf
+import numpy as np
+
 from ..errors import UsageError
 
 TENSORS = {  # Hugging Face module path -> llama.cpp tensor name, for the llama architecture
@@ -26,9 +29,6 @@ _KEY = re.compile(r".*\.layers\.(\d+)\.(\w+\.\w+)\.lora_([AB])(?:\.\w+)?\.weight
 
 def write_adapter(path: Path, state: dict[str, Any], *, alpha: float, n_head: int, n_head_kv: int) -> None:
     """Write the LoRA tensors of ``state`` (a PEFT state dict) to the GGUF adapter ``path``."""
-    import gguf
-    import numpy as np
-
     writer = gguf.GGUFWriter(str(path), "llama")
     writer.add_string("general.type", "adapter")
     writer.add_string("adapter.type", "lora")

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..errors import EnforcementError, Issue, RefusedError
+from ..calllog import CallLog
+from ..compile.constraints import for_schema, schema_instruction
+from ..errors import EnforcementError, Issue, RefusedError, UnsupportedSchemaError
+from ..fanout import ordered
+from ..generation import generate_text, run
+from ..runtime.backends import Backend, open_backend
 from ..schema.loading import Schema
+from ..schema.parsing import extract_json, reply_settled
+from ..schema.validation import Validator
 from .inputs import Input, Progress, no_progress
-
-if TYPE_CHECKING:
-    from ..calllog import CallLog
-    from ..runtime.backends import Backend
 
 RELIABLE, FINE_TUNE = "prompting-reliable", "fine-tune"
 ADVICE = {
@@ -118,9 +121,6 @@ def probe(
     On a server, "constrained" is the server's own constraint (where it has one) plus validation
     and retries, and up to ``concurrency`` inputs are sampled at once.
     """
-    from ..fanout import ordered
-    from ..runtime.backends import open_backend
-
     backend = open_backend(model)
     report = ProbeReport(schema, threshold, n_inputs=len(inputs))
     report.model, report.server_constraint = backend.name, backend.constrains
@@ -141,11 +141,6 @@ class _Sampler:
 
     def __init__(self, schema: Schema, backend: Backend, temperature: float, seed: int | None, max_tokens: int,
                  n: int) -> None:
-        from ..constraints import for_schema
-        from ..errors import UnsupportedSchemaError
-        from ..runtime.prompting import schema_instruction
-        from ..schema.validation import Validator
-
         self.schema, self.backend, self.temperature, self.seed, self.max_tokens, self.n = (
             schema, backend, temperature, seed, max_tokens, n)
         self.instruction = schema_instruction(schema.document)
@@ -160,9 +155,6 @@ class _Sampler:
             self.refused = [Issue("", "unsupported", str(exc))]
 
     def samples(self, numbered: tuple[int, Input]) -> tuple[Input, list[tuple[list[Issue], list[Issue]]]]:
-        from ..generation import generate_text
-        from ..schema.parsing import extract_json, reply_settled
-
         i, item = numbered
         samples = []
         for k in range(self.n):
@@ -178,8 +170,6 @@ class _Sampler:
 
     def _constrained(self, prompt: str, seed: int | None) -> list[Issue]:
         """Why one constrained sample failed (a refusal included), or [] when it produced a valid output."""
-        from ..generation import run
-
         if self.constraint is None:
             return self.refused
         try:
@@ -193,8 +183,6 @@ class _Sampler:
 
 def probe_from_log(schema: Schema, threshold: float = 0.95, log: CallLog | None = None) -> ProbeReport:
     """The prompt-only side from first attempts of wrapped calls in the call log (no sampling)."""
-    from ..calllog import CallLog
-
     report = ProbeReport(schema, threshold)
     for attempt in (log or CallLog()).iter_attempts(schema_id=schema.id, mode="wrap", first_only=True):
         report.n_inputs += 1

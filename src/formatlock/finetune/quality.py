@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..compile.compiled import DEFAULT_LIMITS
 from ..schema.loading import Schema, count_keyword, iter_nodes
 from ..schema.references import base_uri, local_registry, pointer_token
 
@@ -134,8 +135,6 @@ class _FieldKinds:
     def length_bound(self, pointer: str) -> int | None:
         """The longest free text the decoder lets out at ``pointer``: the tightest ``maxLength``, or
         the string cap where that is shorter."""
-        from ..compile.json_regex import DEFAULT_LIMITS
-
         texts = [n for n in self._at(pointer) if is_free_text(n)]
         if not texts:
             return None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import inspect
 import io
 import json
 import os
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, ModelError, UsageError
+from ..runtime.adapters import architecture
+from ..runtime.models import resolve
 from .datasets import atomic_write
 from .lora_gguf import TARGET_MODULES, write_adapter
 
@@ -59,9 +62,6 @@ class Settings:
 def finetune(data_dir: Path, *, model: str | None = None, out_dir: Path | None = None,
              settings: Settings = Settings(), on_step: Step | None = None) -> Path:
     """Train a LoRA on ``data_dir``'s train.jsonl (val.jsonl for the validation loss); returns the adapter path."""
-    from ..runtime.adapters import architecture
-    from ..runtime.models import resolve
-
     started = time.perf_counter()
     manifest_path = data_dir / "manifest.json"
     manifest = _manifest(manifest_path)
@@ -145,10 +145,9 @@ def _check_architecture(name: str, kind: str | None) -> None:
 
 def _train_libraries() -> tuple[Any, Any, Any]:
     try:
-        import gguf  # noqa: F401 - needed by the conversion at the end; fail before training, not after
-        import peft
-        import torch
-        import transformers
+        import peft  # start-up: the training libraries load only to train
+        import torch  # start-up: the training libraries load only to train
+        import transformers  # start-up: the training libraries load only to train
     except ImportError as exc:
         raise UsageError(f"formatlock finetune needs the train extra ({exc.name} is missing): {TRAIN_EXTRA}") from None
     transformers.logging.set_verbosity_error()
@@ -270,8 +269,6 @@ def _loss(network: Any, example: _Encoded, torch: Any, contexts: _Contexts) -> A
 
 def _cache_keyword(network: Any) -> str:
     """transformers 5 renames ``past_key_values`` to ``cache``; the base model's signature says which it takes."""
-    import inspect
-
     return "cache" if "cache" in inspect.signature(network.get_base_model().forward).parameters else "past_key_values"
 
 

@@ -21,7 +21,7 @@ _STRING = 8  # GGUF's value type for a string
 def check_adapter(adapter: Path, base_architecture: str | None = None) -> None:
     """Raise :class:`ModelError` unless ``adapter`` is a whole LoRA adapter GGUF (for a base model of
     ``base_architecture``, when given)."""
-    from gguf import GGUFReader
+    from gguf import GGUFReader  # start-up: `import formatlock` loads this module
 
     try:
         reader = GGUFReader(adapter)

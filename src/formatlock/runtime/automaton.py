@@ -12,12 +12,12 @@ byte position) and memoised, so only states that closing visits cost anything.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..automata.fsm import LazyDFA
+from ..lru import LRU
 from .vocabulary import TokenVocabulary
 
 _MAX_SUCCESSORS = 64  # states whose per-token successor distances are kept for the budget filter
@@ -41,7 +41,7 @@ class Automaton:
         self.vocabulary = vocabulary
         self.initial_state: int = self.dfa.initial
         self._info: dict[int, StateInfo] = {}
-        self._successors: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._successors: LRU[int, tuple[np.ndarray, np.ndarray]] = LRU(_MAX_SUCCESSORS)
         self.grown = False  # states were worked out since the last snapshot
 
     def snapshot(self) -> dict:
@@ -90,14 +90,11 @@ class Automaton:
         return allowed[distances <= budget]
 
     def _successor_distances(self, state: int) -> tuple[np.ndarray, np.ndarray]:
-        found = self._successors.get(state)
-        if found is None:
-            allowed, ends = self._walk(state)
-            found = self._successors[state] = (allowed, self.dfa.distances(ends))
-            while len(self._successors) > _MAX_SUCCESSORS:
-                self._successors.popitem(last=False)
-        self._successors.move_to_end(state)
-        return found
+        return self._successors.get_or_make(state, lambda: self._measured_walk(state))
+
+    def _measured_walk(self, state: int) -> tuple[np.ndarray, np.ndarray]:
+        allowed, ends = self._walk(state)
+        return allowed, self.dfa.distances(ends)
 
     def _walk(self, state: int) -> tuple[np.ndarray, np.ndarray]:
         """Ids of the tokens whose every byte keeps the DFA alive from ``state``, sorted, and the

@@ -7,30 +7,21 @@ next process starts with the states this one worked out.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from typing import TYPE_CHECKING
-
 from .. import cache
+from ..lru import LRU
 from .automaton import SNAPSHOT_FORMAT, Automaton
+from .models import Model
 
-if TYPE_CHECKING:
-    from .models import Model
-
-_MAX = 32
-_automata: OrderedDict[tuple[str, str], Automaton] = OrderedDict()
-_lock = threading.Lock()
+_automata: LRU[tuple[str, str], Automaton] = LRU(32)
 
 
 def closing_automaton(regex: str, model: Model) -> Automaton:
     """The closing automaton of ``regex`` over ``model``'s vocabulary (built once, restored from disk)."""
     vocabulary = model.vocabulary
     key = (vocabulary.id, regex)
-    with _lock:
-        found = _automata.get(key)
-        if found is not None:
-            _automata.move_to_end(key)
-            return found
+    found = _automata.get(key)
+    if found is not None:
+        return found
     automaton = Automaton(regex, vocabulary)
     snapshot = cache.load("automata", _disk_key(regex, model))
     if snapshot is not None:
@@ -39,23 +30,17 @@ def closing_automaton(regex: str, model: Model) -> Automaton:
         except Exception:  # noqa: BLE001 - a snapshot of another shape (edited, another version): never trust it
             automaton = Automaton(regex, vocabulary)
             cache.drop("automata", _disk_key(regex, model))
-    with _lock:
-        _automata[key] = automaton
-        while len(_automata) > _MAX:
-            _automata.popitem(last=False)
-    return automaton
+    return _automata.put(key, automaton)
 
 
 def built(regex: str, model: Model) -> bool:
     """Whether this process has built the closing automaton of ``regex`` on ``model``."""
-    with _lock:
-        return (model.vocabulary.id, regex) in _automata
+    return (model.vocabulary.id, regex) in _automata
 
 
 def save(regex: str, model: Model) -> None:
     """Persist what the closing automaton worked out, if it was needed at all."""
-    with _lock:
-        automaton = _automata.get((model.vocabulary.id, regex))
+    automaton = _automata.get((model.vocabulary.id, regex))
     if automaton is not None and automaton.grown:
         cache.store("automata", _disk_key(regex, model), automaton.snapshot())
 

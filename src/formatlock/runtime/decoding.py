@@ -17,40 +17,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
+import llama_cpp
 import numpy as np
 
 from ..errors import DecodingError, UsageError
-from .automaton import Automaton
 from .backends.base import Decoded
 from .closing import Closing
-from .masks import Grammar, Mask
+from .guide import Guide
+from .masks import Mask
 from .models import Model
 
 _REJECTIONS = 8  # sampled tokens checked one at a time against the budget before narrowing the mask
-
-
-@dataclass
-class Guide:
-    """What constrains one call's outputs: the mask engine's grammar and the budget guard's inputs."""
-
-    grammar: Grammar
-    reach: Callable[[], int]  # most bytes from any point of a match to acceptance (see closing.bounds)
-    max_bytes: int | None
-    automaton: Callable[[], Automaton] | None  # None: no budget guard (llguidance's own path in `bench`)
-    string_cap: int | None = None  # JSON strings close by this many characters (see runtime.string_cap)
-
-    def closing(self) -> Closing:
-        return Closing(self.reach, self.max_bytes, self.automaton)
 
 
 class Decoder:
     """Runs constrained (or free) decoding on one model; callers hold ``model.lock``."""
 
     def __init__(self, model: Model) -> None:
-        import llama_cpp
-
         self.model = model
         self._llama_cpp = llama_cpp
         self.stop_ids = model.stop_ids

@@ -130,7 +130,7 @@ _lock = threading.Lock()
 
 @functools.cache
 def _host_key() -> str:
-    import llama_cpp
+    import llama_cpp  # start-up: `import formatlock` loads this module
 
     library = Path(llama_cpp.__file__).parent / "lib" / "libggml-cpu.so"
     build = f"{library.stat().st_mtime_ns}:{library.stat().st_size}" if library.exists() else ""
@@ -179,7 +179,7 @@ def applied(extra: bool) -> Iterator[None]:
     llama-cpp-python takes no argument for it: its model parameters start from
     ``llama_model_default_params()``, which is wrapped here while a model loads.
     """
-    import llama_cpp.llama_cpp as native
+    import llama_cpp.llama_cpp as native  # start-up: `import formatlock` loads this module
 
     if extra:
         yield
@@ -201,7 +201,7 @@ def applied(extra: bool) -> Iterator[None]:
 
 def _check(model: str, extra: bool) -> None:
     """The check process: load ``model`` and evaluate a batch and one token; a crash kills it."""
-    import llama_cpp
+    import llama_cpp  # start-up: `import formatlock` loads this module
 
     with applied(extra):
         llm = llama_cpp.Llama(model_path=model, n_ctx=128, n_threads=1, n_threads_batch=1, verbose=False)

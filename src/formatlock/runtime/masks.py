@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import llama_cpp
+import llguidance
+import llguidance.llamacpp
 import numpy as np
 
 from ..errors import CompileError
+from ..lru import LRU
+from .models import Model
 from .string_cap import CapTables, StringCap
 
-if TYPE_CHECKING:
-    from .models import Model
-
-_MAX_GRAMMARS = 32
 _lock = threading.Lock()
 _models: dict[int, ModelMasks] = {}
 
@@ -41,34 +41,18 @@ def for_model(model: Model) -> ModelMasks:
         return found
 
 
-def grammar_error(regex: str) -> str | None:
-    """Why llguidance cannot take ``regex`` (None if it can); needs no model."""
-    import llguidance
-
-    is_error, messages = llguidance.LLMatcher.validate_grammar_with_warnings(llguidance.LLMatcher.grammar_from_regex(regex))
-    if not is_error:
-        return None
-    lines = [line.strip() for line in messages[0].splitlines()]
-    return next((line[len("error: "):] for line in lines if line.startswith("error: ")), lines[0] if lines else "refused")
-
-
 class ModelMasks:
     """llguidance's view of one model's vocabulary, and the grammars compiled over it."""
 
     def __init__(self, model: Model) -> None:
-        import llama_cpp
-        import llguidance
-        import llguidance.llamacpp
-
         self.model = model
-        self._llguidance = llguidance
         vocab = llama_cpp.llama_model_get_vocab(model.llm.model)
         with warnings.catch_warnings():  # llguidance reads token attributes through a deprecated alias
             warnings.simplefilter("ignore", DeprecationWarning)
             self.tokenizer = llguidance.llamacpp.lltokenizer_from_vocab(vocab, n_vocab=model.n_vocab)
         self.n_vocab = model.n_vocab
         self.stop_ids = model.stop_ids
-        self._grammars: OrderedDict[str, Grammar] = OrderedDict()
+        self._grammars: LRU[str, Grammar] = LRU(32)
         self._cap_tables: CapTables | None = None
 
     def cap_tables(self) -> CapTables:
@@ -80,21 +64,11 @@ class ModelMasks:
 
     def grammar(self, regex: str) -> Grammar:
         """The compiled grammar of ``regex`` over this vocabulary (cached)."""
-        with _lock:
-            found = self._grammars.get(regex)
-            if found is not None:
-                self._grammars.move_to_end(regex)
-                return found
-        found = self.compile(regex)
-        with _lock:
-            self._grammars[regex] = found
-            while len(self._grammars) > _MAX_GRAMMARS:
-                self._grammars.popitem(last=False)
-        return found
+        return self._grammars.get_or_make(regex, lambda: self.compile(regex))
 
     def compile(self, regex: str) -> Grammar:
         """A fresh grammar for ``regex`` (not cached); CompileError if llguidance refuses it."""
-        matcher = self._llguidance.LLMatcher(self.tokenizer, self._llguidance.LLMatcher.grammar_from_regex(regex), log_level=0)
+        matcher = llguidance.LLMatcher(self.tokenizer, llguidance.LLMatcher.grammar_from_regex(regex), log_level=0)
         if matcher.is_error():
             raise CompileError(f"the mask engine refused the compiled regex: {matcher.get_error()}")
         return Grammar(self, matcher)

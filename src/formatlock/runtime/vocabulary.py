@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-from typing import TYPE_CHECKING
+from typing import Any
 
+import llama_cpp
 import numpy as np
-
-if TYPE_CHECKING:
-    from .models import Model
 
 
 class TokenVocabulary:
@@ -37,17 +35,16 @@ class TokenVocabulary:
         self.id = digest.hexdigest()[:16]
 
     @classmethod
-    def from_model(cls, model: Model) -> TokenVocabulary:
-        import llama_cpp
-
-        vocab = llama_cpp.llama_model_get_vocab(model.llm.model)
+    def from_llama(cls, llm: Any, n_vocab: int, eos_id: int) -> TokenVocabulary:
+        """The vocabulary of a loaded ``llama_cpp.Llama``."""
+        vocab = llama_cpp.llama_model_get_vocab(llm.model)
         size = 256
         buffer = ctypes.create_string_buffer(size)
         pieces: list[bytes] = []
-        for token in range(model.n_vocab):
+        for token in range(n_vocab):
             n = llama_cpp.llama_token_to_piece(vocab, token, buffer, size, 0, False)
             pieces.append(buffer.raw[:n] if n > 0 else b"")
-        return cls(pieces, model.eos_id)
+        return cls(pieces, eos_id)
 
     def decode(self, tokens: list[int]) -> bytes:
         return b"".join(self.pieces[t] for t in tokens)

@@ -90,7 +90,7 @@ def is_pattern(value: object) -> bool:
         return True
     except (re.error, OverflowError, RecursionError):
         pass
-    import jsonschema_rs
+    import jsonschema_rs  # start-up: `import formatlock` loads this module
 
     try:
         jsonschema_rs.validator_for({"pattern": value})

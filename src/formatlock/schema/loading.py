@@ -24,7 +24,7 @@ from .documents import read_limited
 from .formats import for_schemas
 from .references import check_refs, pointer_token
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # start-up: `import formatlock` loads this module
     from jsonschema.protocols import Validator as ValidatorClass
 
 DEFAULT_DRAFT_URI = "https://json-schema.org/draft/2020-12/schema"
@@ -154,7 +154,7 @@ def _checked(document: Any, name: str, source: str, pydantic_model: type | None 
 
 def check_schema(document: Any, source: str = "schema") -> None:
     """Meta-validate against the schema's own draft; every reference must resolve inside it."""
-    from jsonschema.exceptions import SchemaError as MetaError
+    from jsonschema.exceptions import SchemaError as MetaError  # start-up: `import formatlock` loads this module
 
     if not isinstance(document, (dict, bool)):
         raise SchemaError(f"{source}: a schema must be a JSON object or boolean, not {type(document).__name__}")
@@ -180,7 +180,7 @@ def check_schema(document: Any, source: str = "schema") -> None:
 
 def validator_class(document: Any, source: str = "schema") -> type[ValidatorClass]:
     """The jsonschema validator class for the schema's ``$schema`` (default draft 2020-12)."""
-    from jsonschema import validators
+    from jsonschema import validators  # start-up: `import formatlock` loads this module
 
     if isinstance(document, dict) and "$schema" in document:
         uri = document["$schema"]
@@ -245,7 +245,7 @@ def unknown_keywords(document: Any) -> list[tuple[str, str, str | None]]:
 
     JSON Schema ignores them, so a typo such as ``maxLenght`` silently constrains nothing.
     """
-    import difflib
+    import difflib  # start-up: `import formatlock` loads this module
 
     known = set(validator_class(document).VALIDATORS) | _ANNOTATIONS
     candidates = sorted(known)

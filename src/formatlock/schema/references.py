@@ -16,7 +16,7 @@ from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from ..errors import SchemaError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # start-up: `import formatlock` loads this module
     from referencing import Registry
 
 _VALUES = ("enum", "const", "examples", "default")  # JSON values, never walked for subschemas
@@ -53,7 +53,10 @@ def iter_refs(document: Any) -> Iterator[tuple[str, str, str, str]]:
 
 def _id_reader(document: Any) -> Callable[[Any], str | None]:
     """The identifier keyword of the document's draft (``$id``, or ``id`` before draft 6), as referencing reads it."""
-    from referencing.jsonschema import DRAFT202012, specification_with
+    from referencing.jsonschema import (  # start-up: `import formatlock` loads this module
+        DRAFT202012,
+        specification_with,
+    )
 
     dialect = document.get("$schema") if isinstance(document, dict) else None
     spec = specification_with(dialect, default=DRAFT202012) if isinstance(dialect, str) else DRAFT202012
@@ -85,7 +88,7 @@ def _schemas(document: Any, id_of: Callable[[Any], str | None]) -> Iterator[tupl
 
 def check_refs(document: Any, source: str) -> None:
     """Raise SchemaError, in one line, for the first reference that does not resolve inside the schema."""
-    from referencing.exceptions import PointerToNowhere, Unresolvable
+    from referencing.exceptions import PointerToNowhere, Unresolvable  # start-up: `import formatlock` loads this module
 
     registry = local_registry(document)
     for pointer, ref, base, keyword in iter_refs(document):
@@ -116,10 +119,10 @@ def _cached_registry(canonical: str) -> Registry[Any]:
 
 def _registry_over(document: Any) -> Registry[Any]:
     """A registry whose resource is ``document`` itself (not a copy), so lookups return its own objects."""
-    from jsonschema_specifications import REGISTRY as METASCHEMAS
-    from referencing import Registry, Resource
-    from referencing.exceptions import NoSuchResource
-    from referencing.jsonschema import DRAFT202012
+    from jsonschema_specifications import REGISTRY as METASCHEMAS  # start-up: `import formatlock` loads this module
+    from referencing import Registry, Resource  # start-up: `import formatlock` loads this module
+    from referencing.exceptions import NoSuchResource  # start-up: `import formatlock` loads this module
+    from referencing.jsonschema import DRAFT202012  # start-up: `import formatlock` loads this module
 
     def refuse(uri: str) -> NoReturn:
         raise NoSuchResource(ref=uri)  # type: ignore[call-arg]  # mypy's attrs plugin misreads referencing's fields
@@ -146,7 +149,7 @@ class Resolver:
 
     def lookup(self, ref: str, at: Any = None) -> tuple[Any, str] | None:
         """The subschema ``ref`` (held by ``at``) points to, and its pointer; None if not in this document."""
-        from referencing.exceptions import Unresolvable
+        from referencing.exceptions import Unresolvable  # start-up: `import formatlock` loads this module
 
         base = self._where[id(at)][1] if id(at) in self._where else self._root_base
         try:

@@ -29,7 +29,7 @@ def typed(schema: Schema, document: Any) -> tuple[Any, list[Issue]]:
     passed and is stricter than the JSON Schema in rare cases."""
     if schema.pydantic_model is None:
         return document, []
-    from pydantic import ValidationError
+    from pydantic import ValidationError  # start-up: `import formatlock` loads this module
 
     try:
         return schema.pydantic_model.model_validate(document), []  # type: ignore[attr-defined]
@@ -111,7 +111,7 @@ def _compiled(document: Any, cls: type, checker: Any) -> Any:
     """A jsonschema-rs validator for the schema, or None where it cannot take it."""
     if cls.__name__ not in _RUST_DRAFTS:
         return None
-    import jsonschema_rs
+    import jsonschema_rs  # start-up: `import formatlock` loads this module
 
     engine = getattr(jsonschema_rs, cls.__name__)
     options: dict[str, Any] = {"offline": True, "ignore_unknown_formats": True, "validate_formats": checker is not None}

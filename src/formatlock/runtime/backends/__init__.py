@@ -27,7 +27,7 @@ _servers_lock = threading.Lock()
 def masks_locally(ref: Any) -> bool:
     """Whether the backend ``ref`` names is masked by formatlock (so its constraint needs compiling),
     known without opening it."""
-    from .outlines_models import is_outlines_model, masked_here
+    from .outlines_models import is_outlines_model, masked_here  # start-up: only the backend in use loads
 
     if isinstance(ref, Backend):
         return ref.masks_locally
@@ -45,17 +45,17 @@ def open_backend(ref: str | os.PathLike[str] | Model | Backend | Any | None = No
         return ref
     if ref is None:
         ref = settings.model()  # FORMATLOCK_MODEL may name a server too
-    from .outlines_models import adopt, is_outlines_model
+    from .outlines_models import adopt, is_outlines_model  # start-up: only the backend in use loads
 
     if is_outlines_model(ref):
         return adopt(ref)
     if is_server_ref(ref):
-        from .server import Server
+        from .server import Server  # start-up: only the backend in use loads
 
         with _servers_lock:
             if ref not in _servers:
                 _servers[ref] = Server.from_ref(ref)
             return _servers[ref]
-    from .local import Local
+    from .local import Local  # start-up: only the backend in use loads
 
     return Local.open(ref)

@@ -11,13 +11,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from ...constraints import Constraint
-    from ...errors import Attempt
-    from ..models import Model
-    from ..prompting import Prompt
+from ...errors import Attempt, Enforced
+from ..models import Model
+from ..prompting import Prompt
+
+if TYPE_CHECKING:  # start-up: the CLI loads this package for --help, and the compiler loads llguidance
+    from ...compile.constraints import Constraint
 
 
 @dataclass
@@ -29,34 +30,6 @@ class Decoded:
     model_steps: int
     truncated: bool = False
     dead_end: bool = False
-
-
-@dataclass(frozen=True)
-class Enforced:
-    """Where one call's constraint was enforced: ``by`` what, while decoding (``mask``: formatlock's
-    mask; ``server:D``: a server in dialect D, ``server:gbnf`` being formatlock's own grammar; ``none``),
-    and the keyword uses, (pointer, keyword), that rested on the check after decoding alone
-    (``checked``; None where that is not known: it depends on the server's backend or model)."""
-
-    by: str
-    checked: tuple[tuple[str, str], ...] | None = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        checked = None if self.checked is None else [{"pointer": p, "keyword": k} for p, k in self.checked]
-        return {"by": self.by, "checked": checked}
-
-    @classmethod
-    def from_dict(cls, value: dict[str, Any]) -> Enforced:
-        checked = value.get("checked")
-        return cls(str(value["by"]), None if checked is None else tuple((c["pointer"], c["keyword"]) for c in checked))
-
-    @classmethod
-    def compiled(cls, by: str, constraint: Constraint) -> Enforced:
-        """Decoding followed the constraint's compiled regex (a mask, or its grammar): what the
-        compiler left to the check rests on it."""
-        from ...compile.json_regex import left_to_check
-
-        return cls(by, tuple(left_to_check(constraint.uses)))
 
 
 class Session(ABC):

@@ -29,28 +29,29 @@ import atexit
 import functools
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ...errors import CompileError, ModelError, UsageError
-from .base import Enforced
-
-if TYPE_CHECKING:
-    from ...constraints import Constraint
-
-DIALECTS = ("gbnf", "json_schema", "openai", "json_object", "vllm", "none")
-AUTO = "auto"
+from ...automata.fsm import canonical
+from ...compile.compiled import left_to_check
+from ...compile.constraints import Constraint
+from ...compile.gbnf import to_gbnf
+from ...compile.json_regex import compile_schema
+from ...compile.keywords import CONDITIONAL, CONTAINS, DEPENDENCIES, MEMBER_COUNTS, NUMBER_KEYS
+from ...errors import CompileError, Enforced, ModelError
+from ...schema import json_text
+from ...schema.loading import iter_nodes, validator_class
+from ..models import DEFAULT_MODEL, KNOWN_MODELS
+from .openai_strict import strict_schema
 
 # Keywords a dialect's server grammar does not enforce (a reply may break them; only the local
 # check and retries catch it). json_object: read from llama-cpp-python 0.3's json_schema_to_gbnf;
 # json_schema: llama.cpp's grammars/README ("unsupported features are skipped silently";
 # minimum/maximum only on integers). vLLM and OpenAI depend on the backend or the model and are
 # not listed: the check after decoding is the guarantee there too.
-_RANGES = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
-_BEYOND_GRAMMARS = ("uniqueItems", "contains", "minContains", "maxContains", "not", "if", "then", "else",
-                    "patternProperties", "propertyNames", "dependentRequired", "dependentSchemas", "dependencies",
-                    "unevaluatedProperties", "unevaluatedItems", "minProperties", "maxProperties")
+_BEYOND_GRAMMARS = ("uniqueItems", *CONTAINS, "not", *CONDITIONAL, "patternProperties", "propertyNames",
+                    *DEPENDENCIES, "unevaluatedProperties", "unevaluatedItems", *MEMBER_COUNTS)
 UNENFORCED: dict[str, frozenset[str]] = {
-    "json_object": frozenset((*_RANGES, *_BEYOND_GRAMMARS, "oneOf")),  # oneOf is read as anyOf
+    "json_object": frozenset((*NUMBER_KEYS, *_BEYOND_GRAMMARS, "oneOf")),  # oneOf is read as anyOf
     "json_schema": frozenset(("multipleOf", *_BEYOND_GRAMMARS)),
 }
 RANGES_ON_INTEGERS_ONLY = {"json_schema"}  # minimum & co. are enforced for "type": "integer" alone
@@ -58,14 +59,6 @@ _GRAMMAR_FORMATS = {  # the string formats each grammar knows; others (email, ur
     "json_object": frozenset(("date", "time", "date-time")),
     "json_schema": frozenset(("date", "time", "date-time", "uuid")),
 }
-
-
-def check_dialect(dialect: str, *, auto: bool = True) -> str:
-    """``dialect`` once it is known (``auto`` too, where allowed)."""
-    if dialect in DIALECTS or (auto and dialect == AUTO):
-        return dialect
-    known = ", ".join((AUTO, *DIALECTS) if auto else DIALECTS)
-    raise UsageError(f"unknown server dialect {dialect!r}: use one of {known}")
 
 
 def request(dialect: str, constraint: Constraint) -> dict[str, Any]:
@@ -76,7 +69,6 @@ def request(dialect: str, constraint: Constraint) -> dict[str, Any]:
     if dialect == "vllm" and constraint.kind == "choice" and constraint.choices:
         return {"extra_body": {"structured_outputs": {"choice": list(constraint.choices)}}}
     if dialect == "vllm" and constraint.regex is not None:  # the compiled regex, its string cap written in
-        from ...automata.fsm import canonical
 
         return {"extra_body": {"structured_outputs": {"regex": canonical(constraint.regex, constraint.string_cap)}}}
     if constraint.kind == "schema" and constraint.schema is not None:
@@ -93,7 +85,7 @@ def sends_regex(dialect: str, request: dict[str, Any]) -> bool:
 def enforced(dialect: str, constraint: Constraint, request: dict[str, Any], exact: bool) -> Enforced:
     """What a server in ``dialect``, sent ``request``, enforces of ``constraint`` while decoding."""
     if exact:
-        return Enforced.compiled(f"server:{dialect}", constraint)
+        return constraint.enforced(f"server:{dialect}")
     by = f"server:{dialect}" if request else "none"
     if constraint.schema is not None:
         checked = unenforced(dialect if request else "none", constraint.schema.document)
@@ -120,8 +112,6 @@ def grammar_of(constraint: Constraint) -> str | None:
 
 @functools.lru_cache(maxsize=64)
 def _schema_gbnf(document: str) -> str | None:
-    from ...compile.json_regex import compile_schema
-
     try:
         compiled = compile_schema(json.loads(document))
     except CompileError:
@@ -133,8 +123,6 @@ def _schema_gbnf(document: str) -> str | None:
 
 @functools.lru_cache(maxsize=64)
 def _gbnf(regex: str, cap: int | None) -> str | None:
-    from ...compile.gbnf import to_gbnf
-
     try:
         grammar = to_gbnf(regex, cap)
     except CompileError:
@@ -145,8 +133,8 @@ def _gbnf(regex: str, cap: int | None) -> str | None:
 def llama_cpp_reads(grammar: str) -> bool:
     """Whether llama.cpp's own grammar parser, here, takes ``grammar``. A server that is sent one it
     cannot parse may crash (llama-cpp-python's does), so only grammars that pass are sent."""
-    import llama_cpp
-    from llama_cpp._utils import suppress_stdout_stderr
+    import llama_cpp  # start-up: a server session needs no llama.cpp
+    from llama_cpp._utils import suppress_stdout_stderr  # start-up: a server session needs no llama.cpp
 
     owner = vocabulary_owner()
     if owner is None:
@@ -164,10 +152,8 @@ def llama_cpp_reads(grammar: str) -> bool:
 def vocabulary_owner() -> Any:
     """A ``llama_cpp.Llama`` whose vocabulary llama.cpp's grammar parser takes: the embedded model,
     loaded vocabulary-only (no weights, no compute); None where it is not installed."""
-    import llama_cpp
-    from llama_cpp._utils import suppress_stdout_stderr
-
-    from ..models import DEFAULT_MODEL, KNOWN_MODELS
+    import llama_cpp  # start-up: a server session needs no llama.cpp
+    from llama_cpp._utils import suppress_stdout_stderr  # start-up: a server session needs no llama.cpp
 
     try:
         path = KNOWN_MODELS[DEFAULT_MODEL].locate()
@@ -188,13 +174,11 @@ def schema_request(dialect: str, document: Any) -> dict[str, Any]:
     if dialect == "json_object":
         return {"response_format": {"type": "json_object", "schema": document}}
     if dialect == "openai":
-        from .openai_strict import strict_schema
-
         strict = strict_schema(document)
         return {"response_format": {"type": "json_schema", "json_schema": {
             "name": _name(document), "schema": strict.document, "strict": strict.strict}}}
     if dialect == "vllm":
-        from outlines.types import JsonSchema
+        from outlines.types import JsonSchema  # start-up: only the vLLM dialect loads Outlines
 
         return _vllm(JsonSchema(json.dumps(document)))
     return {}
@@ -205,8 +189,6 @@ def reply_mapper(dialect: str, constraint: Constraint) -> Callable[[str], str] |
     strict form: nulls for absent properties, a wrapped root); None where replies need no mapping."""
     if dialect != "openai" or constraint.schema is None:
         return None
-    from ...schema import json_text
-    from .openai_strict import strict_schema
 
     strict = strict_schema(constraint.schema.document)
 
@@ -223,17 +205,13 @@ def unenforced(dialect: str, document: Any) -> list[tuple[str, str]] | None:
     known not to enforce; None where that is not known (``vllm``'s JSON form: it depends on the
     server's backend). With ``none`` every keyword rests on retries; with ``gbnf`` and ``vllm``,
     what formatlock's compiler checks after decoding; with ``openai``, what the strict rewrite leaves out."""
-    from ...schema.loading import iter_nodes, validator_class
-
     if dialect in ("gbnf", "vllm"):  # the compiled constraint: what the compiler does not mask rests on the check
-        from ...compile.json_regex import compile_schema, left_to_check
 
         compiled = compile_schema(document)
         if dialect == "vllm" and (compiled.regex is None or compiled.unsupported):
             return None  # sent as JSON Schema: up to vLLM's backend
         return left_to_check(compiled.uses)
     if dialect == "openai":  # what the strict rewrite leaves out; everything where it is sent as a hint
-        from .openai_strict import strict_schema
 
         strict = strict_schema(document)
         return list(strict.moved) if strict.strict else unenforced("none", document)
@@ -253,11 +231,11 @@ def _skips(dialect: str, keyword: str, value: Any, node: dict[str, Any]) -> bool
         return True
     if keyword == "format":
         return value not in _GRAMMAR_FORMATS[dialect]
-    return dialect in RANGES_ON_INTEGERS_ONLY and keyword in _RANGES and node.get("type") != "integer"
+    return dialect in RANGES_ON_INTEGERS_ONLY and keyword in NUMBER_KEYS and node.get("type") != "integer"
 
 
 def _vllm(term: Any) -> dict[str, Any]:
-    from outlines.models.vllm import VLLMTypeAdapter
+    from outlines.models.vllm import VLLMTypeAdapter  # start-up: only the vLLM dialect loads Outlines
 
     return {"extra_body": VLLMTypeAdapter().format_output_type(term)}
 

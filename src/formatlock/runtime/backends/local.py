@@ -10,16 +10,18 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
-from .base import Backend, Decoded, Enforced, Session
+import numpy as np
 
-if TYPE_CHECKING:
-    from ...constraints import Constraint
-    from ...errors import Attempt
-    from ..decoding import Decoder, Guide
-    from ..models import Model
-    from ..prompting import Prompt
+from ...compile.constraints import Constraint
+from ...errors import Attempt, Enforced
+from .. import automaton_store
+from ..decoding import Decoder
+from ..guide import Guide
+from ..guide import guide as guide_for
+from ..models import Model, load_model
+from ..prompting import Prompt, prompt_tokens
+from .base import Backend, Decoded, Session
 
 _decoders: dict[int, Decoder] = {}
 _decoders_lock = threading.Lock()
@@ -27,8 +29,6 @@ _decoders_lock = threading.Lock()
 
 def decoder_for(model: Model) -> Decoder:
     """The one decoder of ``model`` (it keeps the last prompt's logits)."""
-    from ..decoding import Decoder
-
     with _decoders_lock:
         if id(model) not in _decoders:
             _decoders[id(model)] = Decoder(model)
@@ -46,8 +46,6 @@ class Local(Backend):
 
     @classmethod
     def open(cls, ref: str | os.PathLike[str] | Model | None) -> Local:
-        from ..models import load_model
-
         return cls(load_model(ref))
 
     @property
@@ -56,23 +54,16 @@ class Local(Backend):
 
     @contextmanager
     def session(self, constraint: Constraint, prompt: Prompt) -> Iterator[Session]:
-        from .. import automaton_store
-        from ..prompting import prompt_tokens
-
-        guide = constraint.guide(self.model)
+        guide = guide_for(constraint, self.model)
         with self.model.lock:
             tokens = prompt_tokens(self.model, prompt, constraint.instruction)
             try:
-                yield _LocalSession(decoder_for(self.model), tokens, guide, Enforced.compiled("mask", constraint))
+                yield _LocalSession(decoder_for(self.model), tokens, guide, constraint.enforced("mask"))
             finally:
                 automaton_store.save(constraint.masked_regex(), self.model)
 
     def free(self, prompt: Prompt, *, instruction: str | None, max_tokens: int, temperature: float,
              seed: int | None, stop: Callable[[str], bool] | None = None) -> Decoded:
-        import numpy as np
-
-        from ..prompting import prompt_tokens
-
         with self.model.lock:
             tokens = prompt_tokens(self.model, prompt, instruction)
             return decoder_for(self.model).run(tokens, None, max_tokens=max_tokens, temperature=temperature,
@@ -85,7 +76,5 @@ class _LocalSession(Session):
 
     def draw(self, *, max_tokens: int, temperature: float, seed: list[int] | None, deadline: float,
              failed: Attempt | None) -> Decoded:
-        import numpy as np
-
         return self.decoder.run(self.tokens, self.guide, max_tokens=max_tokens, temperature=temperature,
                                 rng=np.random.default_rng(seed), deadline=deadline)

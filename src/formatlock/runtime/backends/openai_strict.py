@@ -22,11 +22,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...compile.keywords import NUMBER_KEYS
 from ...schema.loading import pointer_token
 
 # What strict mode takes (OpenAI's "Supported schemas"); anything else is left to the check.
-_KEPT = frozenset(("type", "enum", "const", "pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-                   "multipleOf", "minItems", "maxItems"))
+_KEPT = frozenset(("type", "enum", "const", "pattern", *NUMBER_KEYS, "minItems", "maxItems"))
 _FORMATS = frozenset(("date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"))
 _TEXT = ("title", "description")  # annotations worth sending: they tell the model what a field is
 _IGNORED = frozenset(("$schema", "$id", "$comment", "$anchor", "examples", "default", "deprecated", "readOnly",

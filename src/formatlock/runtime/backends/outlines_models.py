@@ -28,12 +28,12 @@ def adopt(model: Any) -> Backend:
     """The backend that serves what an Outlines model object points at."""
     kind = type(model).__name__
     if masked_here(model):
-        from ..models import Model
-        from .local import Local
+        from ..models import Model  # start-up: only the backend in use loads
+        from .local import Local  # start-up: only the backend in use loads
 
         return Local(Model.adopt(model.model))
     if kind in ("OpenAI", "VLLM"):
-        from .server import Server
+        from .server import Server  # start-up: only the backend in use loads
 
         client = model.client
         url = str(client.base_url)

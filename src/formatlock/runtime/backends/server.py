@@ -19,18 +19,20 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+import openai
+
 from ... import settings
-from ...errors import ModelError, ServerError, UsageError
+from ...automata.distance import completion
+from ...compile.constraints import Constraint
+from ...errors import Attempt, ModelError, ServerError, UsageError
+from ...schema.parsing import extract_json
+from ..prompting import Prompt, as_messages, feedback_text
 from . import dialects
 from .base import Backend, Decoded, Session
-
-if TYPE_CHECKING:
-    from ...constraints import Constraint
-    from ...errors import Attempt
-    from ..prompting import Prompt
+from .dialect_names import AUTO, check_dialect
 
 DEFAULT_RETRIES = 3  # transport retries per request (429, 5xx, dropped connection), with backoff
 _PROBE_VALUE = "formatlock-probe-7q"
@@ -58,7 +60,7 @@ def parse_ref(ref: str) -> tuple[str, str | None, str]:
     unknown = sorted(set(query) - {"dialect"})
     if unknown:
         raise UsageError(f"unknown option {unknown[0]!r} in the model URL: only ?dialect= is read")
-    dialect = dialects.check_dialect(query.get("dialect", [dialects.AUTO])[-1])
+    dialect = check_dialect(query.get("dialect", [AUTO])[-1])
     base = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
     return base, parts.fragment or None, dialect
 
@@ -68,13 +70,11 @@ class Server(Backend):
 
     concurrent = True
 
-    def __init__(self, url: str, model: str | None = None, *, dialect: str = dialects.AUTO,
+    def __init__(self, url: str, model: str | None = None, *, dialect: str = AUTO,
                  api_key: str | None = None, timeout: float | None = None, connect_timeout: float | None = None,
                  retries: int | None = None) -> None:
-        import openai
-
         self.url = url.rstrip("/")
-        self.dialect = dialects.check_dialect(dialect)
+        self.dialect = check_dialect(dialect)
         self._model = model
         self._owner: str | None = None
         self._ready = False
@@ -121,8 +121,6 @@ class Server(Backend):
         return self._model
 
     def _check_model(self) -> None:
-        import openai
-
         try:
             served = list(self._call(lambda: self._client.models.list(), "list models").data)
         except ServerError as exc:
@@ -147,7 +145,7 @@ class Server(Backend):
         one it honours; ``none`` (with a ServerWarning) when it honours none."""
         if self.dialect == "none":
             return "none"
-        tried = [self.dialect] if self.dialect != dialects.AUTO else list(dict.fromkeys(
+        tried = [self.dialect] if self.dialect != AUTO else list(dict.fromkeys(
             (*_PROBE_ORDER.get(str(self._owner), ()), *_FALLBACK_ORDER)))
         for dialect in tried:
             if self._honours(dialect):
@@ -168,8 +166,6 @@ class Server(Backend):
 
     def _honours(self, dialect: str) -> bool:
         """Whether one short request in ``dialect`` comes back exactly as constrained."""
-        import openai
-
         try:
             request = dialects.schema_request(dialect, _PROBE_SCHEMA)
             reply = self._client.with_options(max_retries=0).chat.completions.create(
@@ -183,16 +179,12 @@ class Server(Backend):
 
     @contextmanager
     def session(self, constraint: Constraint, prompt: Prompt) -> Iterator[Session]:
-        from ..prompting import as_messages
-
         self.open()
         request = dialects.request(self.dialect, constraint)
         yield _ServerSession(self, constraint, as_messages(prompt, constraint.instruction), request)
 
     def free(self, prompt: Prompt, *, instruction: str | None, max_tokens: int, temperature: float,
              seed: int | None, stop: Callable[[str], bool] | None = None) -> Decoded:
-        from ..prompting import as_messages
-
         self.open()
         return self.chat(as_messages(prompt, instruction), max_tokens=max_tokens, temperature=temperature,
                          seed=seed, request={})
@@ -216,8 +208,6 @@ class Server(Backend):
         return Decoded(text, tokens, 0, truncated=choice.finish_reason == "length")
 
     def _call(self, request: Callable[[], Any], what: str) -> Any:
-        import openai
-
         try:
             return request()
         except openai.APIError as exc:
@@ -227,8 +217,6 @@ class Server(Backend):
 
     def _failure(self, exc: Exception, what: str) -> ServerError:
         """One line that says what went wrong, without the key or the server's whole body."""
-        import openai
-
         where = f"{self.url}: cannot {what}"
         if isinstance(exc, openai.APITimeoutError):
             return ServerError(f"{where}: no answer within {self.read_timeout:g} s (FORMATLOCK_SERVER_TIMEOUT)")
@@ -273,10 +261,6 @@ class _ServerSession(Session):
 
     def draw(self, *, max_tokens: int, temperature: float, seed: list[int] | None, deadline: float,
              failed: Attempt | None) -> Decoded:
-        from ...schema.parsing import extract_json
-        from ..closing import completion
-        from ..prompting import feedback_text
-
         messages = self.messages
         if failed is not None and failed.errors:
             messages = [*messages, {"role": "assistant", "content": failed.raw},
@@ -304,8 +288,6 @@ class _ServerSession(Session):
 
 def _refused(exc: ServerError) -> bool:
     """Whether the server refused the request itself (HTTP 400 or 422), as it does a grammar it cannot use."""
-    import openai
-
     return isinstance(exc.__cause__, openai.BadRequestError | openai.UnprocessableEntityError)
 
 

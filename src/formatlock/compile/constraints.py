@@ -1,38 +1,56 @@
 """Compiled constraints: what output must look like (schema, regex or choice) and how to check it.
 
-A :class:`Constraint` holds the regex the decoder masks with, the most bytes a match can have
-(to pick a token budget that never truncates) and the checker that every output passes before
-it is returned. :meth:`Constraint.guide` gives the decoder what it needs on one model: the mask
-engine's grammar (:mod:`formatlock.runtime.masks`) and, for the budget guard, the closing automaton
-(:mod:`formatlock.runtime.closing`), built only when an output's budget can run short.
+A :class:`Constraint` is a plain compiled value: the regex the decoder masks with, the most bytes
+a match can have (to pick a token budget that never truncates), the words that ask a model for it,
+and the checker that every output passes before it is returned. It knows no model: the runtime
+turns it into masks and a budget guard for one model (:mod:`formatlock.runtime.guide`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
 import typing
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .automata.fsm import canonical
-from .compile.json_regex import KeywordUse, compile_schema
-from .compile.regexes import alt, literal
-from .errors import CompileError, Issue, UnsupportedSchemaError, UsageError
-from .runtime import automaton_store, closing, masks
-from .runtime.decoding import Guide
-from .runtime.models import Model
-from .runtime.prompting import schema_instruction
-from .schema.loading import Schema, load_schema
-from .schema.validation import Validator
+import llguidance
+
+from ..automata.distance import bounds as regex_bounds
+from ..automata.fsm import canonical
+from ..errors import CompileError, Enforced, Issue, UnsupportedSchemaError, UsageError
+from ..lru import LRU
+from ..schema.json_text import dumps as compact_json
+from ..schema.loading import Schema, load_schema
+from ..schema.validation import Validator
+from .compiled import KeywordUse, left_to_check
+from .fragments.base import alt, literal
+from .json_regex import compile_schema
 
 Kind = typing.Literal["schema", "regex", "choice"]
-_LOCK = threading.Lock()
-_MAX_SCHEMAS = 32
-_SCHEMAS: OrderedDict[tuple[str, Any], Constraint] = OrderedDict()
+_SCHEMAS: LRU[tuple[str, Any], Constraint] = LRU(32)
+_MAX_SCHEMA_IN_PROMPT = 3000
+
+
+def schema_instruction(document: Any) -> str:
+    """Words that ask for JSON matching ``document``; the schema itself when it is short enough."""
+    try:
+        text = compact_json(document)
+    except ValueError:  # an infinite bound from a Pydantic model: JSON has no text for it
+        text = ""
+    if 0 < len(text) <= _MAX_SCHEMA_IN_PROMPT:
+        return f"Reply with only a JSON value that matches this JSON Schema:\n{text}"
+    return "Reply with only a JSON value that matches the requested schema."
+
+
+def _engine_refusal(regex: str) -> str | None:
+    """Why the mask engine (llguidance) cannot take ``regex``, None if it can; needs no model."""
+    is_error, messages = llguidance.LLMatcher.validate_grammar_with_warnings(llguidance.LLMatcher.grammar_from_regex(regex))
+    if not is_error:
+        return None
+    lines = [line.strip() for line in messages[0].splitlines()]
+    return next((line[len("error: "):] for line in lines if line.startswith("error: ")), lines[0] if lines else "refused")
 
 
 @dataclass
@@ -55,20 +73,19 @@ class Constraint:
     def bounds(self) -> tuple[int, int]:
         """(fewest bytes of a match, most bytes from any point of a match to acceptance), read once."""
         if self._bounds is None:
-            self._bounds = closing.bounds(self.masked_regex())
+            self._bounds = regex_bounds(self.masked_regex())
         return self._bounds
+
+    def enforced(self, by: str) -> Enforced:
+        """Decoding followed this constraint's compiled regex (``by`` a mask, or a server's grammar):
+        what the compiler left to the check rests on it."""
+        return Enforced(by, tuple(left_to_check(self.uses)))
 
     def masked_regex(self) -> str:
         """The regex a local mask enforces; a constraint made for a server (``masked=False``) has none."""
         if self.regex is None:
             raise UsageError("this constraint was made for a server (masked=False) and cannot mask a local model")
         return self.regex
-
-    def guide(self, model: Model) -> Guide:
-        """What the decoder needs to produce outputs of this constraint on ``model``."""
-        regex = self.masked_regex()
-        return Guide(masks.for_model(model).grammar(regex), lambda: self.bounds()[1], self.max_bytes,
-                     lambda: automaton_store.closing_automaton(regex, model), self.string_cap)
 
 
 def for_schema(ref: Any, *, cached: bool = True, masked: bool = True) -> Constraint:
@@ -91,15 +108,7 @@ def for_schema(ref: Any, *, cached: bool = True, masked: bool = True) -> Constra
 def _compiled(schema: Schema) -> Constraint:
     """``_compile(schema)``, from the in-memory cache where it was compiled before."""
     key = (json.dumps(schema.document, sort_keys=True), schema.pydantic_model)
-    with _LOCK:
-        found = _SCHEMAS.get(key)
-    if found is None:
-        found = _compile(schema)
-        with _LOCK:
-            _SCHEMAS[key] = found
-            while len(_SCHEMAS) > _MAX_SCHEMAS:
-                _SCHEMAS.popitem(last=False)
-    return found
+    return _SCHEMAS.get_or_make(key, lambda: _compile(schema))
 
 
 def for_output_type(output_type: Any, *, masked: bool = True) -> Constraint:
@@ -125,7 +134,7 @@ def _compile(schema: Schema) -> Constraint:
     if compiled.unsupported or compiled.regex is None:
         first = compiled.unsupported[0] if compiled.unsupported else KeywordUse("", "schema", "unsupported", "")
         raise UnsupportedSchemaError(first.note or "cannot be enforced while decoding", first.keyword, first.pointer)
-    refused = masks.grammar_error(compiled.regex)
+    refused = _engine_refusal(compiled.regex)
     if refused is not None:
         raise CompileError(f"the mask engine refused the compiled regex: {refused}")
     validator = Validator(schema)
@@ -149,10 +158,10 @@ def for_regex(pattern: str) -> Constraint:
         raise UsageError(f"invalid regex {pattern!r}: {exc}") from None
     try:
         regex = canonical(pattern)  # what re reads, spelled so that llguidance reads the same
-        bounds = closing.bounds(regex)  # reads every construct the budget guard and closing automaton must
+        least_reach = regex_bounds(regex)  # reads every construct the budget guard and closing automaton must
     except CompileError as exc:  # the user's regex, not formatlock's compiler: the caller's to change
         raise UsageError(f"regex {pattern!r} cannot be masked: {exc}") from None
-    refused = masks.grammar_error(regex)
+    refused = _engine_refusal(regex)
     if refused is not None:
         raise UsageError(f"regex {pattern!r} cannot be masked: {refused}")
 
@@ -162,7 +171,7 @@ def for_regex(pattern: str) -> Constraint:
         return None, [Issue("", "pattern", f"{text!r} does not match {pattern!r}")]
 
     constraint = Constraint(kind="regex", regex=regex, max_bytes=None, check=check, pattern=pattern)
-    constraint._bounds = bounds  # read once above, while the errors could still be worded for the user
+    constraint._bounds = least_reach  # read once above, while the errors could still be worded for the user
     return constraint
 
 

@@ -1,0 +1,2 @@
+"""Regex building blocks for compact JSON text: the fragment type, JSON values, numbers in a range,
+formats and patterns (one module each)."""
