@@ -142,6 +142,7 @@ class Clock:
 
     def __init__(self) -> None:
         self.now, self.busy, self.own, self.load = 0.0, 0.0, 0.0, 0.0
+        self.running: int | None = None
 
     def pass_time(self, seconds: float, own: float = 1.0) -> None:
         self.now += seconds
@@ -149,7 +150,7 @@ class Clock:
         self.own += seconds * own
 
     def read(self) -> Sample:
-        return Sample(self.busy, self.own, self.now)
+        return Sample(self.busy, self.own, self.now, self.running)
 
 
 def test_the_governor_follows_the_load_between_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -168,6 +169,20 @@ def test_the_governor_follows_the_load_between_outputs(monkeypatch: pytest.Monke
     assert governor.choose() == 2  # it stopped
     monkeypatch.setenv("FORMATLOCK_THREADS", "3")
     assert governor.choose() == 3  # fixed by the user
+
+
+def test_a_load_that_stopped_before_the_choice_keeps_every_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker taking turns with this one: busy since the last output, idle now."""
+    monkeypatch.delenv("FORMATLOCK_THREADS", raising=False)
+    clock = Clock()
+    governor = Governor(cores=2, read=clock.read)
+    clock.load = 1.0
+    clock.pass_time(1.0)
+    clock.running = 1  # this process alone is runnable now
+    assert governor.choose() == 2
+    clock.pass_time(1.0)
+    clock.running = 2  # the other one still runs
+    assert governor.choose() == 1
 
 
 def test_without_proc_stat_every_core_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -207,6 +222,42 @@ def test_a_loaded_model_sets_llama_cpp_threads_from_its_governor(monkeypatch: py
         clock.pass_time(1.0)
         with model.lock:
             assert model.fit_threads() == 2
+        assert model.llm.n_threads == 2
+    finally:
+        model.llm.close()
+
+
+@pytest.mark.slow
+def test_a_load_that_ends_during_an_output_costs_a_thread_only_for_its_first_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The thread count is chosen again while an output decodes, not kept for all of it."""
+    import numpy as np
+
+    from formatlock.runtime.decoding import Decoder
+    from formatlock.runtime.models import Model, resolve
+
+    monkeypatch.delenv("FORMATLOCK_THREADS", raising=False)
+    model = Model("smollm2", resolve(None)[1], n_ctx=512)
+    try:
+        clock = Clock()
+        model.governor = Governor(cores=2, read=clock.read)
+        clock.load = 1.0
+        clock.pass_time(1.0)  # another process is busy as the output begins
+        seen: list[int] = []
+        choose = model.governor.choose
+
+        def tracking() -> int:
+            if seen:
+                clock.load = 0.0  # and stops once it has begun
+            clock.pass_time(0.5)
+            seen.append(choose())
+            return seen[-1]
+
+        monkeypatch.setattr(model.governor, "choose", tracking)
+        monkeypatch.setattr("formatlock.runtime.decoding.RECHECK", 0.0)  # choose again at every step
+        with model.lock:
+            prompt = model.tokenize("Count from one to fifty:", add_bos=True, special=False)
+            Decoder(model).run(prompt, None, max_tokens=8, temperature=0, rng=np.random.default_rng(0))
+        assert seen[0] == 1 and seen[-1] == 2  # one thread at the start, both cores again once it was quiet
         assert model.llm.n_threads == 2
     finally:
         model.llm.close()

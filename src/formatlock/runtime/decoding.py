@@ -27,6 +27,7 @@ from .closing import Closing
 from .guide import Guide
 from .masks import Mask
 from .models import Model
+from .threads import RECHECK
 
 _REJECTIONS = 8  # sampled tokens checked one at a time against the budget before narrowing the mask
 
@@ -62,6 +63,7 @@ class Decoder:
             raise UsageError(f"the prompt is {len(prompt_tokens)} tokens; {self.model.name} has a context of {self.model.n_ctx}")
         max_tokens = min(max_tokens, self.model.n_ctx - len(prompt_tokens))
         self.model.fit_threads()
+        refit = time.monotonic() + RECHECK
         logits = self._start(prompt_tokens)
         steps = 1
         out: list[int] = []
@@ -103,6 +105,9 @@ class Decoder:
                 if len(out) >= max_tokens or time.monotonic() > deadline:
                     return self._finish(out, steps, truncated=True)
             if pending:
+                if time.monotonic() >= refit:  # the load may have changed since the output began
+                    self.model.fit_threads()
+                    refit = time.monotonic() + RECHECK
                 logits = self._eval(pending)
                 pending = []
                 steps += 1

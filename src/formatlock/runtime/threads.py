@@ -3,9 +3,14 @@
 llama.cpp's threads meet at a barrier after every operation of every step, so one thread that
 loses its core to another process stalls all of them: on 2 cores with one busy process, 2 threads
 decoded 3-5x slower than 1, while on the quiet machine 2 threads are 1.7x faster than 1 (the
-table is in docs/host.md). So before each output the thread count is chosen again from what
-other processes used of the CPUs since the last choice (``/proc/stat`` less this process's own CPU
-time, so the measurement costs nothing): a core they keep more than 0.6 busy is left to them.
+table is in docs/host.md). So before each output, and every 0.2 s while one is decoded, the thread
+count is chosen again from what other processes used of the CPUs since the last choice
+(``/proc/stat`` less this process's own CPU time, so the measurement costs nothing): a core they
+keep more than 0.6 busy is left to them, unless no other process is runnable at that moment (the
+kernel's ``procs_running``): the load has stopped. And the count is chosen again during an output.
+Both matter where the load comes and goes (a worker taking turns with this one, busy just before
+an output and waiting during it): a thread lost for the whole output cost up to a third of the speed.
+While a thread is given up, the load is looked at again after 50 ms rather than 0.2 s.
 ``FORMATLOCK_THREADS=N`` fixes the count instead.
 """
 
@@ -21,6 +26,7 @@ from .. import settings
 
 TAKEN = 0.6  # a core others use more than this much of is theirs (crossover measured between 0.5 and 0.75)
 MIN_WINDOW = 0.2  # seconds: shorter windows are too coarse for /proc/stat's 10 ms ticks
+RECHECK = 0.05  # seconds: a thread given up is asked back this soon (a core kept busy shows as 5 ticks)
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,7 @@ class Sample:
     busy: float
     own: float
     wall: float
+    running: int | None = None  # processes runnable at this moment, this one included (None: unknown)
 
 
 def others_busy(before: Sample, after: Sample) -> float:
@@ -49,15 +56,17 @@ def read_sample() -> Sample | None:
     """Now, from ``/proc/stat`` (Linux); ``None`` where there is no such file."""
     try:
         with open("/proc/stat", encoding="ascii") as handle:
-            fields = handle.readline().split()
+            lines = handle.read().splitlines()
     except OSError:
         return None
+    fields = lines[0].split() if lines else []
     if not fields or fields[0] != "cpu":
         return None
     ticks = [int(f) for f in fields[1:9]]  # user nice system idle iowait irq softirq steal
     busy = sum(ticks) - ticks[3] - ticks[4]
+    running = next((int(line.split()[1]) for line in lines if line.startswith("procs_running ")), None)
     own = os.times()
-    return Sample(busy / os.sysconf("SC_CLK_TCK"), own.user + own.system, time.monotonic())
+    return Sample(busy / os.sysconf("SC_CLK_TCK"), own.user + own.system, time.monotonic(), running)
 
 
 class Governor:
@@ -70,7 +79,8 @@ class Governor:
         self.threads = self.cores
 
     def choose(self) -> int:
-        """The thread count for the next output (unchanged where too little time has passed to tell)."""
+        """The thread count for now (unchanged where too little time has passed to tell: at least
+        :data:`MIN_WINDOW`, or :data:`RECHECK` while a thread is given up)."""
         fixed = settings.threads()
         if fixed is not None:
             self.threads = fixed
@@ -79,8 +89,11 @@ class Governor:
         if now is None or self._last is None:
             self.threads = self.cores
             return self.threads
-        if now.wall - self._last.wall >= MIN_WINDOW:
-            self.threads = threads_for(self.cores, others_busy(self._last, now))
+        if now.wall - self._last.wall >= (MIN_WINDOW if self.threads == self.cores else RECHECK):
+            threads = threads_for(self.cores, others_busy(self._last, now))
+            if threads < self.cores and now.running is not None:  # busy since the last choice: still now?
+                threads = max(threads, threads_for(self.cores, now.running - 1))
+            self.threads = threads
             self._last = now
         return self.threads
 
