@@ -113,8 +113,10 @@ def test_llguidance_and_the_closing_dfa_take_the_same_texts(schema: dict, data: 
 
 @pytest.mark.slow
 def test_closing_dfa_is_not_built_when_the_budget_cannot_run_short() -> None:
-    constraint = for_schema("support_ticket", cached=False)
-    generate_results(constraint.schema.document, "The app crashes when I upload a photo.")
+    """(On a schema without unique arrays: where one holds an item, unique items read the same DFA.)"""
+    constraint = for_schema("contact", cached=False)
+    assert constraint.unique_arrays == ()
+    generate_results(constraint.schema.document, "Dana Smith, dana@example.com, works at Acme.")
     model = load_model()
     from formatlock.runtime import automaton_store
 

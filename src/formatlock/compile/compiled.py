@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .unique_arrays import Path
+
 Enforcement = Literal["mask", "resample", "unsupported"]
 MASK: Enforcement = "mask"
 RESAMPLE: Enforcement = "resample"
@@ -70,6 +72,7 @@ class CompiledSchema:
     uses: list[KeywordUse] = field(default_factory=list)
     size: int = 0  # the regex's unrolled size (about its automaton states)
     string_cap: int | None = None  # the decoder must close every string by this many characters
+    unique_arrays: tuple[Path, ...] = ()  # instance paths of arrays whose items the decoder keeps unique
 
     @property
     def unsupported(self) -> list[KeywordUse]:

@@ -27,6 +27,7 @@ from ..schema.validation import Validator
 from .compiled import KeywordUse, left_to_check
 from .fragments.base import alt, literal
 from .json_regex import compile_schema
+from .unique_arrays import Path
 
 Kind = typing.Literal["schema", "regex", "choice"]
 _SCHEMAS: LRU[tuple[str, Any], Constraint] = LRU(32)
@@ -67,6 +68,7 @@ class Constraint:
     pattern: str | None = None  # the user's regex, as given (kind "regex"), for servers that take one
     choices: tuple[str, ...] | None = None  # kind "choice"
     string_cap: int | None = None  # kind "schema": the decoder closes every JSON string by this many characters
+    unique_arrays: tuple[Path, ...] = ()  # kind "schema": arrays whose items the decoder keeps unique
 
     _bounds: tuple[int, int] | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -147,6 +149,7 @@ def _compile(schema: Schema) -> Constraint:
         schema=schema,
         uses=compiled.uses,
         string_cap=compiled.string_cap,
+        unique_arrays=compiled.unique_arrays,
     )
 
 

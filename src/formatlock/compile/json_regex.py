@@ -27,6 +27,7 @@ from .containers import Containers
 from .fragments.base import Frag, alt, literal
 from .keywords import ASSERTIONS, CHECKED_AFTER_DECODING
 from .scalars import Scalars
+from .unique_arrays import unique_arrays
 from .walk import TooLargeError
 
 
@@ -42,10 +43,14 @@ def compile_schema(document: Any, limits: Limits = DEFAULT_LIMITS) -> CompiledSc
     while attempt is not None:
         compiler = _Compiler(document, attempt, refs)
         try:
-            return compiler.result(compiler.compile())
+            compiled = compiler.result(compiler.compile())
         except TooLargeError as exc:
             reason = str(exc)
             attempt = compiler.relaxed()
+            continue
+        if compiled.regex is not None:
+            compiled.unique_arrays = unique_arrays(document, refs)
+        return compiled
     note = f"the mask would be too large even with its bounds relaxed: {reason}"
     return CompiledSchema(None, None, [KeywordUse("", "schema", UNSUPPORTED, note)])
 
@@ -77,6 +82,8 @@ class _Compiler(Combinators, Scalars, Containers):
         for key in schema.keys() & CHECKED_AFTER_DECODING:
             if key == "uniqueItems" and schema[key] is False:
                 self.record(ptr, key, MASK, "false: no constraint")
+            elif key == "uniqueItems":
+                self.checked(ptr, key, "held by the decoder for string, number and literal items")
             else:
                 self.checked(ptr, key)
         types = self.types(schema)

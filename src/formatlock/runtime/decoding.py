@@ -70,7 +70,7 @@ class Decoder:
         pending: list[int] = []
         pieces = self.model.vocabulary.pieces
         emitted = bytearray()
-        masking = guide.grammar.start(guide.string_cap) if guide is not None else None
+        masking = guide.start() if guide is not None else None
         closing = guide.closing() if guide is not None else None
         while True:
             limit, failed = None, False
@@ -93,7 +93,7 @@ class Decoder:
                     failed = True
                     closing.take_over(emitted)
                     ids, may_stop = closing.mask()
-                    mask = masking.capped(Mask.from_ids(ids, self.model.n_vocab, may_stop))
+                    mask = masking.narrowed(Mask.from_ids(ids, self.model.n_vocab, may_stop))
                 if mask.empty:
                     return self._finish(out, steps, dead_end=not mask.may_stop)
                 left = max_tokens - len(out) - 1  # tokens left after this one

@@ -27,6 +27,7 @@ from ..errors import CompileError
 from ..lru import LRU
 from .models import Model
 from .string_cap import CapTables, StringCap
+from .unique_items import UniqueItems, UniqueTables
 
 _lock = threading.Lock()
 _models: dict[int, ModelMasks] = {}
@@ -54,6 +55,7 @@ class ModelMasks:
         self.stop_ids = model.stop_ids
         self._grammars: LRU[str, Grammar] = LRU(32)
         self._cap_tables: CapTables | None = None
+        self._unique_tables: UniqueTables | None = None
 
     def cap_tables(self) -> CapTables:
         """The vocabulary's string-cap tables (made on first use)."""
@@ -61,6 +63,13 @@ class ModelMasks:
             if self._cap_tables is None:
                 self._cap_tables = CapTables(self.model.vocabulary.pieces)
             return self._cap_tables
+
+    def unique_tables(self) -> UniqueTables:
+        """The vocabulary's index of tokens by their bytes, for unique items (made on first use)."""
+        with _lock:
+            if self._unique_tables is None:
+                self._unique_tables = UniqueTables(self.model.vocabulary.pieces)
+            return self._unique_tables
 
     def grammar(self, regex: str) -> Grammar:
         """The compiled grammar of ``regex`` over this vocabulary (cached)."""
@@ -81,10 +90,11 @@ class Grammar:
         self.owner = owner
         self._start = matcher
 
-    def start(self, string_cap: int | None = None) -> Masking:
-        """One output's state; ``string_cap`` closes every JSON string by that many characters."""
+    def start(self, string_cap: int | None = None, unique: UniqueItems | None = None) -> Masking:
+        """One output's state; ``string_cap`` closes every JSON string by that many characters, and
+        ``unique`` keeps the items of unique arrays apart."""
         cap = None if string_cap is None else StringCap(self.owner.cap_tables(), string_cap)
-        return Masking(self.owner, self._start.deep_copy(), cap)
+        return Masking(self.owner, self._start.deep_copy(), cap, unique)
 
 
 class Mask:
@@ -128,10 +138,12 @@ class Mask:
 class Masking:
     """One output's place in the constraint: allowed tokens, forced tokens, consumed tokens."""
 
-    def __init__(self, owner: ModelMasks, matcher: Any, cap: StringCap | None = None) -> None:
+    def __init__(self, owner: ModelMasks, matcher: Any, cap: StringCap | None = None,
+                 unique: UniqueItems | None = None) -> None:
         self._owner = owner
         self._matcher = matcher
         self._cap = cap
+        self._unique = unique
         self._words = (owner.n_vocab + 31) // 32
 
     @property
@@ -143,8 +155,7 @@ class Masking:
         """The tokens allowed next (end-of-generation tokens excluded) and whether the output may end here."""
         bits = np.empty(self._words, dtype=np.uint32)
         self._matcher.unsafe_compute_mask_ptr(bits.ctypes.data, bits.nbytes)
-        if self._cap is not None:
-            bits = self._cap.narrow(bits)
+        bits = self._narrow(bits)
         may_stop = self._matcher.is_accepting()
         if may_stop:
             for stop in self._owner.stop_ids:
@@ -157,15 +168,24 @@ class Masking:
             return []
         return list(self._matcher.compute_ff_tokens())
 
-    def capped(self, mask: Mask) -> Mask:
-        """``mask`` narrowed by the string cap (for masks that did not come from :meth:`allowed`)."""
-        bits = mask.bits if self._cap is None else self._cap.narrow(mask.bits)
+    def narrowed(self, mask: Mask) -> Mask:
+        """``mask`` narrowed by the string cap and unique items (for masks that did not come from :meth:`allowed`)."""
+        bits = self._narrow(mask.bits)
         return mask if bits is mask.bits else Mask(bits, mask.n_vocab, mask.may_stop)
 
+    def _narrow(self, bits: np.ndarray) -> np.ndarray:
+        if self._cap is not None:
+            bits = self._cap.narrow(bits)
+        if self._unique is not None:
+            bits = self._unique.narrow(bits)
+        return bits
+
     def follow(self, token: int) -> None:
-        """Count ``token`` against the string cap only (where llguidance is no longer fed)."""
+        """Follow ``token`` with the string cap and unique items only (where llguidance is no longer fed)."""
         if self._cap is not None:
             self._cap.follow(token)
+        if self._unique is not None:
+            self._unique.follow(token)
 
     def consume(self, token: int) -> bool:
         """Take ``token``; False if the constraint does not allow it."""
