@@ -11,7 +11,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -204,60 +206,59 @@ def test_a_real_busy_process_is_seen(monkeypatch: pytest.MonkeyPatch) -> None:
         hog.wait()
 
 
-@pytest.mark.slow
-def test_a_loaded_model_sets_llama_cpp_threads_from_its_governor(monkeypatch: pytest.MonkeyPatch) -> None:
-    from formatlock.runtime.models import Model, resolve
-
-    monkeypatch.delenv("FORMATLOCK_THREADS", raising=False)
-    model = Model("smollm2", resolve(None)[1], n_ctx=256)
-    try:
-        clock = Clock()
-        model.governor = Governor(cores=2, read=clock.read)
-        clock.load = 1.0
-        clock.pass_time(1.0)
-        with model.lock:
-            assert model.fit_threads() == 1
-        assert model.llm.n_threads == 1
-        clock.load = 0.0
-        clock.pass_time(1.0)
-        with model.lock:
-            assert model.fit_threads() == 2
-        assert model.llm.n_threads == 2
-    finally:
-        model.llm.close()
-
-
-@pytest.mark.slow
-def test_a_load_that_ends_during_an_output_costs_a_thread_only_for_its_first_steps(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The thread count is chosen again while an output decodes, not kept for all of it."""
-    import numpy as np
-
-    from formatlock.runtime.decoding import Decoder
+@pytest.fixture
+def governed(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Clock]]:
+    """A fresh SmolLM2 whose governor reads a simulated clock, on which another process keeps a core busy."""
     from formatlock.runtime.models import Model, resolve
 
     monkeypatch.delenv("FORMATLOCK_THREADS", raising=False)
     model = Model("smollm2", resolve(None)[1], n_ctx=512)
+    clock = Clock()
+    model.governor = Governor(cores=2, read=clock.read)
+    clock.load = 1.0
+    clock.pass_time(1.0)
     try:
-        clock = Clock()
-        model.governor = Governor(cores=2, read=clock.read)
-        clock.load = 1.0
-        clock.pass_time(1.0)  # another process is busy as the output begins
-        seen: list[int] = []
-        choose = model.governor.choose
-
-        def tracking() -> int:
-            if seen:
-                clock.load = 0.0  # and stops once it has begun
-            clock.pass_time(0.5)
-            seen.append(choose())
-            return seen[-1]
-
-        monkeypatch.setattr(model.governor, "choose", tracking)
-        monkeypatch.setattr("formatlock.runtime.decoding.RECHECK", 0.0)  # choose again at every step
-        with model.lock:
-            prompt = model.tokenize("Count from one to fifty:", add_bos=True, special=False)
-            Decoder(model).run(prompt, None, max_tokens=8, temperature=0, rng=np.random.default_rng(0))
-        assert seen[0] == 1 and seen[-1] == 2  # one thread at the start, both cores again once it was quiet
-        assert model.llm.n_threads == 2
+        yield model, clock
     finally:
         model.llm.close()
+
+
+@pytest.mark.slow
+def test_a_loaded_model_sets_llama_cpp_threads_from_its_governor(governed: tuple[Any, Clock]) -> None:
+    model, clock = governed
+    with model.lock:
+        assert model.fit_threads() == 1
+    assert model.llm.n_threads == 1
+    clock.load = 0.0
+    clock.pass_time(1.0)
+    with model.lock:
+        assert model.fit_threads() == 2
+    assert model.llm.n_threads == 2
+
+
+@pytest.mark.slow
+def test_a_load_that_ends_during_an_output_costs_a_thread_only_for_its_first_steps(
+        governed: tuple[Any, Clock], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The thread count is chosen again while an output decodes, not kept for all of it."""
+    import numpy as np
+
+    from formatlock.runtime.decoding import Decoder
+
+    model, clock = governed  # another process is busy as the output begins
+    seen: list[int] = []
+    choose = model.governor.choose
+
+    def tracking() -> int:
+        if seen:
+            clock.load = 0.0  # and stops once it has begun
+        clock.pass_time(0.5)
+        seen.append(choose())
+        return seen[-1]
+
+    monkeypatch.setattr(model.governor, "choose", tracking)
+    monkeypatch.setattr("formatlock.runtime.decoding.RECHECK", 0.0)  # choose again at every step
+    with model.lock:
+        prompt = model.tokenize("Count from one to fifty:", add_bos=True, special=False)
+        Decoder(model).run(prompt, None, max_tokens=8, temperature=0, rng=np.random.default_rng(0))
+    assert seen[0] == 1 and seen[-1] == 2  # one thread at the start, both cores again once it was quiet
+    assert model.llm.n_threads == 2
