@@ -37,7 +37,6 @@ class Decoder:
 
     def __init__(self, model: Model) -> None:
         self.model = model
-        self._llama_cpp = llama_cpp
         self.stop_ids = model.stop_ids
         self._prompt_key: tuple[int, ...] | None = None
         self._prompt_logits: np.ndarray | None = None
@@ -150,7 +149,7 @@ class Decoder:
     def _eval(self, tokens: list[int]) -> np.ndarray:
         llm = self.model.llm
         llm.eval(tokens)
-        pointer = self._llama_cpp.llama_get_logits_ith(llm.ctx, -1)
+        pointer = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
         return np.ctypeslib.as_array(pointer, shape=(self.model.n_vocab,))
 
     def _sample(

@@ -7,8 +7,8 @@ table is in docs/host.md). So before each output, and every 0.2 s while one is d
 count is chosen again from what other processes used of the CPUs since the last choice
 (``/proc/stat`` less this process's own CPU time, so the measurement costs nothing): a core they
 keep more than 0.6 busy is left to them, unless no other process is runnable at that moment (the
-kernel's ``procs_running``): the load has stopped. And the count is chosen again during an output.
-Both matter where the load comes and goes (a worker taking turns with this one, busy just before
+kernel's ``procs_running``): the load has stopped. Both the check of the moment and the choice
+during an output matter where the load comes and goes (a worker taking turns with this one, busy just before
 an output and waiting during it): a thread lost for the whole output cost up to a third of the speed.
 While a thread is given up, the load is looked at again after 50 ms rather than 0.2 s.
 ``FORMATLOCK_THREADS=N`` fixes the count instead.

@@ -188,6 +188,7 @@ class UniqueItems:
         else:
             return bits
         banned: list[np.ndarray] = []
+        leads: dict[bytes, bool] = {}  # text so far -> whether it can still end as a new value (items share prefixes)
         for text in top.items.values():
             if not text.startswith(written):
                 continue
@@ -196,7 +197,12 @@ class UniqueItems:
             banned += [self._tables.starting_with(end) for end in ends if end]
             for size in range(1, len(rest) + (text[0] != _QUOTE)):  # tokens that only lead toward the value
                 ids = self._tables.exactly(rest[:size])
-                if len(ids) and _allowed(bits, ids).any() and not self._other_ending(written + rest[:size], top):
+                if not len(ids) or not _allowed(bits, ids).any():
+                    continue
+                so_far = written + rest[:size]
+                if so_far not in leads:
+                    leads[so_far] = self._other_ending(so_far, top)
+                if not leads[so_far]:
                     banned.append(ids)
         if not banned:
             return bits
